@@ -1,0 +1,65 @@
+"""The USB-token driver layer: PKCS#11 modules, tokens, keys and PINs.
+
+Example::
+
+    >>> import drivers
+    >>> for candidate in drivers.discover_modules():  # doctest: +SKIP
+    ...     module = drivers.load_module(candidate.path)
+    ...     for token in module.tokens():
+    ...         print(token.label, token.serial)
+
+``drivers`` never imports ``signsvc``; pyHanko is loaded only by
+:mod:`drivers.pyhanko_adapter`, on demand.
+"""
+
+from drivers.discovery import ModuleCandidate, VendorProfile, discover_modules, vendor_profiles
+from drivers.errors import (
+    AmbiguousSelectionError,
+    KeyNotFoundError,
+    LoginCancelledError,
+    LoginRequiredError,
+    MechanismUnsupportedError,
+    ModuleLoadError,
+    ModuleLoadReason,
+    PinIncorrectError,
+    PinLockedError,
+    TokenError,
+    TokenNotFoundError,
+    TokenOperationError,
+    TokenRemovedError,
+)
+from drivers.keys import KeySigner, TokenKey
+from drivers.module import Pkcs11Module, TokenFlags, TokenInfo, load_module
+from drivers.session import PROTECTED_AUTH, CertificateEntry, KeyEntry, TokenSession
+from drivers.softkey import Pkcs12Key
+
+__all__ = [
+    "PROTECTED_AUTH",
+    "AmbiguousSelectionError",
+    "CertificateEntry",
+    "KeyEntry",
+    "KeyNotFoundError",
+    "KeySigner",
+    "LoginCancelledError",
+    "LoginRequiredError",
+    "MechanismUnsupportedError",
+    "ModuleCandidate",
+    "ModuleLoadError",
+    "ModuleLoadReason",
+    "PinIncorrectError",
+    "PinLockedError",
+    "Pkcs11Module",
+    "Pkcs12Key",
+    "TokenError",
+    "TokenFlags",
+    "TokenInfo",
+    "TokenKey",
+    "TokenNotFoundError",
+    "TokenOperationError",
+    "TokenRemovedError",
+    "TokenSession",
+    "VendorProfile",
+    "discover_modules",
+    "load_module",
+    "vendor_profiles",
+]

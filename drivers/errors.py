@@ -1,0 +1,202 @@
+"""Errors of the token driver layer: one root, :class:`TokenError`.
+
+Every python-pkcs11 exception and every raw ``CKR_*`` code is translated into one of
+these classes exactly once, in :mod:`drivers._translate`; nothing above ``drivers``
+ever sees a ``pkcs11.exceptions`` class. Each error carries its data as attributes so
+callers never parse messages::
+
+    try:
+        session.login(pin)
+    except PinIncorrectError as exc:
+        if exc.final_try:
+            warn("one more wrong PIN locks the token")
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = [
+    "AmbiguousSelectionError",
+    "KeyNotFoundError",
+    "LoginCancelledError",
+    "LoginRequiredError",
+    "MechanismUnsupportedError",
+    "ModuleLoadError",
+    "ModuleLoadReason",
+    "PinIncorrectError",
+    "PinLockedError",
+    "TokenError",
+    "TokenNotFoundError",
+    "TokenOperationError",
+    "TokenRemovedError",
+]
+
+
+class TokenError(Exception):
+    """Root of every error raised by :mod:`drivers`.
+
+    Attributes:
+        token: label of the token (or path of a key file) concerned, when known.
+    """
+
+    def __init__(self, message: str, *, token: str | None = None) -> None:
+        super().__init__(message)
+        self.token = token
+
+
+class ModuleLoadReason(enum.Enum):
+    """Why a PKCS#11 module could not be loaded."""
+
+    NOT_FOUND = "not-found"
+    """No file at the path."""
+    NOT_A_LIBRARY = "not-a-library"
+    """The file exists but is not a shared library for this machine (not ELF, wrong class)."""
+    NOT_PKCS11 = "not-pkcs11"
+    """A shared library without ``C_GetFunctionList``: not a PKCS#11 module."""
+    INIT_FAILED = "init-failed"
+    """``C_GetFunctionList`` or ``C_Initialize`` failed."""
+
+
+class ModuleLoadError(TokenError):
+    """A PKCS#11 module could not be loaded.
+
+    Attributes:
+        path: the path as given (before resolving symlinks).
+        reason: the :class:`ModuleLoadReason`.
+        detail: the loader's own words (dlopen's message), for the log.
+    """
+
+    def __init__(self, path: Path | str, reason: ModuleLoadReason, detail: str = "") -> None:
+        self.path = Path(path)
+        self.reason = reason
+        self.detail = detail
+        words = {
+            ModuleLoadReason.NOT_FOUND: "no such file",
+            ModuleLoadReason.NOT_A_LIBRARY: "not a shared library for this machine",
+            ModuleLoadReason.NOT_PKCS11: "not a PKCS#11 module (no C_GetFunctionList)",
+            ModuleLoadReason.INIT_FAILED: "the module failed to initialise",
+        }[reason]
+        message = f"cannot load PKCS#11 module {self.path}: {words}"
+        if detail and reason is not ModuleLoadReason.NOT_FOUND:
+            message += f" ({detail})"
+        super().__init__(message)
+
+
+class TokenNotFoundError(TokenError):
+    """No token matches the selection.
+
+    Attributes:
+        wanted: what was looked for (e.g. ``"label='VGCA'"``).
+        available: labels of the tokens that are present.
+    """
+
+    def __init__(self, wanted: str, available: Sequence[str] = ()) -> None:
+        self.wanted = wanted
+        self.available = tuple(available)
+        present = ", ".join(repr(a) for a in self.available) or "none"
+        super().__init__(f"no token with {wanted}; tokens present: {present}")
+
+
+class AmbiguousSelectionError(TokenError):
+    """The selection matches more than one token or key; the caller must narrow it.
+
+    Attributes:
+        what: ``"token"`` or ``"key"``.
+        candidates: descriptions of each match, to show the user.
+    """
+
+    def __init__(self, what: str, candidates: Sequence[str], *, token: str | None = None):
+        self.what = what
+        self.candidates = tuple(candidates)
+        super().__init__(
+            f"{len(self.candidates)} {what}s match; choose one of: "
+            + "; ".join(self.candidates),
+            token=token,
+        )
+
+
+class TokenRemovedError(TokenError):
+    """The token was removed (or its session invalidated) during the operation."""
+
+
+class PinIncorrectError(TokenError):
+    """The token refused the PIN (``CKR_PIN_INCORRECT`` and relatives).
+
+    The PIN is never retried automatically: each attempt costs one of the token's
+    tries, and many VN tokens (ePass2003, ProxKey) never warn before the last one.
+
+    Attributes:
+        final_try: True when the token now reports ``CKF_USER_PIN_FINAL_TRY``; None
+            when it reports nothing (many tokens never do, SoftHSM included).
+        count_low: True when the token reports ``CKF_USER_PIN_COUNT_LOW``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        token: str | None = None,
+        final_try: bool | None = None,
+        count_low: bool | None = None,
+    ) -> None:
+        super().__init__(message, token=token)
+        self.final_try = final_try
+        self.count_low = count_low
+
+
+class PinLockedError(TokenError):
+    """The user PIN is locked (``CKR_PIN_LOCKED``); only the SO / the CA can unlock it."""
+
+
+class LoginRequiredError(TokenError):
+    """The operation needs a logged-in session (``CKR_USER_NOT_LOGGED_IN``)."""
+
+
+class LoginCancelledError(TokenError):
+    """The user cancelled PIN entry on the reader's PIN pad (``CKR_FUNCTION_CANCELED``)."""
+
+
+class KeyNotFoundError(TokenError):
+    """No private key or certificate matches.
+
+    Attributes:
+        wanted: what was looked for, e.g. ``"private key for CKA_ID 01ab"``.
+    """
+
+    def __init__(self, wanted: str, *, token: str | None = None) -> None:
+        self.wanted = wanted
+        where = f" on token {token!r}" if token else ""
+        super().__init__(f"no {wanted}{where}", token=token)
+
+
+class MechanismUnsupportedError(TokenError):
+    """The token offers no mechanism for the requested signature.
+
+    Attributes:
+        wanted: the signature asked for, e.g. ``"RSA-PSS with sha256"``.
+        available: the mechanism names the token lists.
+    """
+
+    def __init__(self, wanted: str, available: Sequence[str] = (), *, token: str | None = None):
+        self.wanted = wanted
+        self.available = tuple(available)
+        listed = ", ".join(self.available) or "none listed"
+        super().__init__(f"the token cannot sign {wanted} (mechanisms: {listed})", token=token)
+
+
+class TokenOperationError(TokenError):
+    """Any other PKCS#11 failure.
+
+    Attributes:
+        operation: what was being done (``"sign"``, ``"open session"``...).
+        code: the PKCS#11 return-value name, e.g. ``"CKR_DEVICE_ERROR"``.
+    """
+
+    def __init__(self, operation: str, code: str, *, token: str | None = None) -> None:
+        self.operation = operation
+        self.code = code
+        where = f" on token {token!r}" if token else ""
+        super().__init__(f"{operation} failed{where}: {code}", token=token)

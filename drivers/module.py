@@ -1,0 +1,266 @@
+"""Loaded PKCS#11 modules and the tokens in their slots.
+
+Example::
+
+    >>> from drivers import load_module
+    >>> module = load_module("/usr/lib/softhsm/libsofthsm2.so")  # doctest: +SKIP
+    >>> [t.label for t in module.tokens()]  # doctest: +SKIP
+    ['Nguyễn Thị Lấp Lánh Ánh']
+    >>> with module.open(label="Nguyễn Thị Lấp Lánh Ánh") as session:  # doctest: +SKIP
+    ...     session.login(pin)
+    ...     key = session.key()
+
+Thread safety: vendor modules are often not thread-safe, and python-pkcs11 initialises
+every module with ``C_Initialize(NULL)``, which tells even SoftHSM to drop its own
+locking (four threads with separate sessions crashed it five runs out of five). So each
+loaded module carries one re-entrant lock, and every call into it holds that lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pkcs11
+import pkcs11.exceptions as p11e
+from pkcs11.constants import TokenFlag
+
+from drivers._ckapi import FunctionList
+from drivers._translate import translated
+from drivers.discovery import vendor_for
+from drivers.errors import (
+    AmbiguousSelectionError,
+    ModuleLoadError,
+    ModuleLoadReason,
+    TokenNotFoundError,
+)
+
+if TYPE_CHECKING:
+    from pkcs11._pkcs11 import lib as pkcs11_lib
+
+    from drivers.session import TokenSession
+
+__all__ = ["Pkcs11Module", "TokenFlags", "TokenInfo", "load_module"]
+
+
+@dataclass(frozen=True)
+class TokenFlags:
+    """The ``CK_TOKEN_INFO`` flags an official's tool must heed (PKCS#11 v2.40 §5.5)."""
+
+    login_required: bool
+    """``CKF_LOGIN_REQUIRED``: signing needs the user PIN."""
+    protected_auth_path: bool
+    """``CKF_PROTECTED_AUTHENTICATION_PATH``: the PIN is entered on a PIN pad."""
+    pin_count_low: bool
+    """``CKF_USER_PIN_COUNT_LOW``: a wrong PIN was entered since the last success."""
+    pin_final_try: bool
+    """``CKF_USER_PIN_FINAL_TRY``: one more wrong PIN locks the token."""
+    pin_locked: bool
+    """``CKF_USER_PIN_LOCKED``: the user PIN is locked."""
+
+    @classmethod
+    def from_bits(cls, bits: int) -> TokenFlags:
+        return cls(
+            login_required=bool(bits & TokenFlag.LOGIN_REQUIRED),
+            protected_auth_path=bool(bits & TokenFlag.PROTECTED_AUTHENTICATION_PATH),
+            pin_count_low=bool(bits & TokenFlag.USER_PIN_COUNT_LOW),
+            pin_final_try=bool(bits & TokenFlag.USER_PIN_FINAL_TRY),
+            pin_locked=bool(bits & TokenFlag.USER_PIN_LOCKED),
+        )
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token present in a slot of a loaded module."""
+
+    module: Path
+    """Resolved path of the module that sees it."""
+    slot_id: int
+    """PKCS#11 slot ID (random on SoftHSM: select tokens by label or serial)."""
+    slot_description: str
+    """The reader's description."""
+    label: str
+    """Token label, UTF-8 (may carry Vietnamese diacritics)."""
+    serial: str
+    """Token serial number, as the token reports it."""
+    manufacturer: str
+    """``manufacturerID``."""
+    model: str
+    """Token model."""
+    flags: TokenFlags
+    """Login and PIN-state flags at the time of reading."""
+
+    def describe(self) -> str:
+        return f"{self.label!r} (serial {self.serial}, slot {self.slot_id})"
+
+
+_loaded: dict[Path, Pkcs11Module] = {}
+_loaded_lock = threading.Lock()
+
+
+def _classify_load_error(message: str) -> ModuleLoadReason:
+    if "cannot open shared object" in message or "No such file" in message:
+        return ModuleLoadReason.NOT_FOUND
+    if "C_GetFunctionList" in message:
+        return ModuleLoadReason.NOT_PKCS11
+    if any(
+        word in message
+        for word in ("file too short", "invalid ELF", "wrong ELF class", "Is a directory",
+                     "not a dynamic", "cannot read file data", "ELF load command")
+    ):
+        return ModuleLoadReason.NOT_A_LIBRARY
+    return ModuleLoadReason.INIT_FAILED
+
+
+def load_module(path: str | Path) -> Pkcs11Module:
+    """Load (once per process) the PKCS#11 module at ``path``.
+
+    Symlinks are resolved first: python-pkcs11 caches modules by path string, so the
+    same library reached through two names would otherwise be initialised twice and
+    fail with "already initialized".
+
+    Raises:
+        ModuleLoadError: naming the path and the reason (missing, not a library, not
+            a PKCS#11 module, initialisation failed).
+    """
+    given = Path(path).expanduser()
+    if not given.exists():
+        raise ModuleLoadError(given, ModuleLoadReason.NOT_FOUND)
+    if not given.is_file():
+        raise ModuleLoadError(given, ModuleLoadReason.NOT_A_LIBRARY, "not a regular file")
+    resolved = given.resolve()
+    with _loaded_lock:
+        module = _loaded.get(resolved)
+        if module is None:
+            try:
+                lib = pkcs11.lib(str(resolved))
+            except p11e.PKCS11Error as exc:
+                message = str(exc)
+                detail = message.split(": ", 2)[-1] if ": " in message else message
+                raise ModuleLoadError(given, _classify_load_error(message), detail) from exc
+            module = Pkcs11Module(resolved, lib)
+            _loaded[resolved] = module
+    return module
+
+
+class Pkcs11Module:
+    """A loaded PKCS#11 module: its slots, its tokens, and the lock serialising it.
+
+    Obtain one with :func:`load_module`; instances are shared per resolved path.
+    """
+
+    def __init__(self, path: Path, lib: pkcs11_lib) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self._lib = lib
+        self._functions: FunctionList | None = None
+        self.manufacturer = lib.manufacturer_id.strip()
+        self.description = lib.library_description.strip()
+
+    def __repr__(self) -> str:
+        return f"<Pkcs11Module {self.path}>"
+
+    @property
+    def vendor(self) -> str:
+        """The vendor profile's name for this module, else its ``manufacturerID``."""
+        return vendor_for(self.path) or self.manufacturer
+
+    @property
+    def functions(self) -> FunctionList:
+        """Raw function list, for the calls python-pkcs11 gets wrong (see _ckapi)."""
+        with self.lock:
+            if self._functions is None:
+                self._functions = FunctionList(self.path)
+            return self._functions
+
+    def _slots(self) -> list[pkcs11.Slot]:
+        with self.lock, translated("list slots"):
+            return list(self._lib.get_slots(token_present=True))
+
+    def tokens(self) -> list[TokenInfo]:
+        """The tokens present now, one per slot.
+
+        A slot whose token cannot be read (a half-inserted card, a vendor bug) is
+        skipped instead of hiding every other token, unlike python-pkcs11's
+        ``get_tokens()``, which aborts on the first broken slot.
+        """
+        found = []
+        for slot in self._slots():
+            info = self._token_info(slot)
+            if info is not None:
+                found.append(info)
+        return found
+
+    def _token_info(self, slot: pkcs11.Slot) -> TokenInfo | None:
+        with self.lock:
+            try:
+                token = slot.get_token()
+                if not token.flags & TokenFlag.TOKEN_INITIALIZED:
+                    # SoftHSM's spare slot, a blank card: nothing to sign with.
+                    return None
+                return TokenInfo(
+                    module=self.path,
+                    slot_id=int(slot.slot_id),
+                    slot_description=slot.slot_description.strip(),
+                    label=token.label,
+                    serial=token.serial.rstrip(b"\0 ").decode("ascii", "replace"),
+                    manufacturer=token.manufacturer_id.strip(),
+                    model=token.model.strip(),
+                    flags=TokenFlags.from_bits(int(token.flags)),
+                )
+            except p11e.PKCS11Error:
+                return None
+
+    def token_flags(self, slot_id: int) -> TokenFlags | None:
+        """Read a token's flags again (after a refused PIN, the flags change)."""
+        for slot in self._slots():
+            if int(slot.slot_id) == slot_id:
+                info = self._token_info(slot)
+                return info.flags if info else None
+        return None
+
+    def find_token(self, *, label: str | None = None, serial: str | None = None) -> TokenInfo:
+        """The one token matching ``label`` and/or ``serial``.
+
+        With neither given, the module must hold exactly one token.
+
+        Raises:
+            TokenNotFoundError: nothing matches.
+            AmbiguousSelectionError: several tokens match.
+        """
+        tokens = self.tokens()
+        matches = [
+            t for t in tokens
+            if (label is None or t.label == label) and (serial is None or t.serial == serial)
+        ]
+        if not matches:
+            wanted = " and ".join(
+                part for part in (
+                    f"label {label!r}" if label is not None else "",
+                    f"serial {serial!r}" if serial is not None else "",
+                ) if part
+            ) or "any label"
+            raise TokenNotFoundError(f"{wanted} in {self.path}", [t.label for t in tokens])
+        if len(matches) > 1:
+            raise AmbiguousSelectionError("token", [t.describe() for t in matches])
+        return matches[0]
+
+    def open(
+        self,
+        *,
+        label: str | None = None,
+        serial: str | None = None,
+        token: TokenInfo | None = None,
+    ) -> TokenSession:
+        """Open a session on one token (see :meth:`find_token` for the selection)."""
+        from drivers.session import TokenSession, label_mapper
+
+        info = token or self.find_token(label=label, serial=serial)
+        for slot in self._slots():
+            if int(slot.slot_id) == info.slot_id:
+                with self.lock, translated("open session", token=info.label):
+                    session = slot.get_token().open(attribute_mapper=label_mapper())
+                return TokenSession(self, info, session)
+        raise TokenNotFoundError(f"label {info.label!r} (slot {info.slot_id} is empty now)")

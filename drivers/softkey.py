@@ -1,0 +1,112 @@
+"""A PKCS#12 file as a soft token, with the same interface as a key on a token.
+
+For servers (an organisation's seal key kept in an HSM-less service) and development.
+
+Example::
+
+    >>> key = Pkcs12Key.load("certs_test/org-omon.p12", "1234")  # doctest: +SKIP
+    >>> key.certificate.subject.rfc4514_string()  # doctest: +SKIP
+    'CN=UBND quận Ô Môn,...'
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from drivers.errors import KeyNotFoundError, PinIncorrectError, TokenError
+from drivers.keys import _check_hash, key_description
+
+__all__ = ["Pkcs12Key"]
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Pkcs12Key:
+    """A private key and certificate read from a PKCS#12 (``.p12`` / ``.pfx``) file."""
+
+    path: Path
+    """Where the key was read from."""
+    private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = field(repr=False)
+    """The key itself (kept in memory only)."""
+    certificate: x509.Certificate
+    """The key's certificate."""
+    chain: tuple[x509.Certificate, ...]
+    """The other certificates in the file, issuers of :attr:`certificate`."""
+    label: str
+    """The friendly name of the key bag, or the file name."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def load(cls, path: str | Path, password: str | None) -> Pkcs12Key:
+        """Read ``path``, decrypting it with ``password``.
+
+        Raises:
+            KeyNotFoundError: the file is missing or holds no key with a certificate.
+            PinIncorrectError: the password is wrong (a file has no retry counter, but
+                the error is the same one a token gives).
+            TokenError: the file is not PKCS#12 or uses an unsupported algorithm.
+        """
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise KeyNotFoundError(f"PKCS#12 file {path} ({exc.strerror})",
+                                   token=str(path)) from exc
+        secret = password.encode("utf-8") if password is not None else None
+        try:
+            bundle = pkcs12.load_pkcs12(data, secret)
+        except ValueError as exc:
+            if data[:1] != b"\x30":
+                raise TokenError(f"{path} is not a PKCS#12 file", token=str(path)) from exc
+            raise PinIncorrectError(
+                f"wrong password for PKCS#12 file {path} (or the file is damaged)",
+                token=str(path),
+            ) from exc
+        if bundle.key is None or bundle.cert is None:
+            raise KeyNotFoundError(f"private key with certificate in PKCS#12 file {path}",
+                                   token=str(path))
+        if not isinstance(bundle.key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise TokenError(f"{path}: only RSA and EC keys are supported", token=str(path))
+        certificate = bundle.cert.certificate
+        name = bundle.cert.friendly_name
+        return cls(
+            path=path,
+            private_key=bundle.key,
+            certificate=certificate,
+            chain=tuple(c.certificate for c in bundle.additional_certs),
+            label=name.decode("utf-8", "replace") if name else path.name,
+        )
+
+    @property
+    def key_type(self) -> str:
+        return key_description(self.certificate)[0]
+
+    @property
+    def key_size(self) -> int:
+        return key_description(self.certificate)[1]
+
+    def sign(self, data: bytes, *, hash_algorithm: str = "sha256", pss: bool = False) -> bytes:
+        """Sign like :meth:`drivers.keys.TokenKey.sign` (same schemes, same output)."""
+        algorithm = _HASHES[_check_hash(hash_algorithm)]()
+        key = self.private_key
+        with self._lock:
+            if isinstance(key, rsa.RSAPrivateKey):
+                scheme: padding.AsymmetricPadding = (
+                    padding.PSS(padding.MGF1(algorithm), algorithm.digest_size)
+                    if pss else padding.PKCS1v15()
+                )
+                return key.sign(data, scheme, algorithm)
+            return key.sign(data, ec.ECDSA(algorithm))

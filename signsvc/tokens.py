@@ -1,0 +1,368 @@
+"""What tokens does this machine see? The inventory behind ``signsvc tokens``.
+
+Example::
+
+    >>> from signsvc.tokens import inventory
+    >>> report = inventory()  # every module discovery finds  # doctest: +SKIP
+    >>> for module in report.modules:  # doctest: +SKIP
+    ...     for token in module.tokens:
+    ...         print(token.info.label, [c.certificate.subject for c in token.certificates])
+
+The JSON form (:meth:`Inventory.to_json`) is a contract other tools rely on:
+``{"modules": [{"path", "vendor", "error", "tokens": [{"label", "serial", ...,
+"certificates": [{"id", "label", "subject", ...}]}]}]}``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import NameOID
+
+import drivers
+from drivers import (
+    CertificateEntry,
+    KeyEntry,
+    KeySigner,
+    ModuleCandidate,
+    TokenError,
+    TokenInfo,
+)
+
+__all__ = [
+    "Inventory",
+    "ModuleReport",
+    "TestSignResult",
+    "TokenReport",
+    "certificate_json",
+    "inventory",
+    "open_token_key",
+    "test_sign",
+]
+
+_KEY_USAGES = (
+    "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+    "key_agreement", "key_cert_sign", "crl_sign",
+)
+# RFC 5280 §4.2.1.3 names; contentCommitment is still called nonRepudiation by most
+# Vietnamese CA documentation.
+_KEY_USAGE_NAMES = {
+    "digital_signature": "digitalSignature",
+    "content_commitment": "nonRepudiation",
+    "key_encipherment": "keyEncipherment",
+    "data_encipherment": "dataEncipherment",
+    "key_agreement": "keyAgreement",
+    "key_cert_sign": "keyCertSign",
+    "crl_sign": "cRLSign",
+}
+
+
+@dataclass(frozen=True)
+class TokenReport:
+    """One token and what it holds."""
+
+    info: TokenInfo
+    """Label, serial, flags of the token."""
+    certificates: tuple[CertificateEntry, ...] = ()
+    """Certificate objects, each paired with its key when found."""
+    orphan_keys: tuple[KeyEntry, ...] = ()
+    """Private keys without a certificate (visible after login only)."""
+    logged_in: bool = False
+    """Whether the listing was made logged in (private keys visible)."""
+    error: str | None = None
+    """Why the objects could not be listed."""
+
+
+@dataclass(frozen=True)
+class ModuleReport:
+    """One PKCS#11 module: loaded with its tokens, or the reason it did not load."""
+
+    candidate: ModuleCandidate
+    """Where the module was found."""
+    vendor: str | None
+    """Vendor profile name, else the module's manufacturerID."""
+    tokens: tuple[TokenReport, ...] = ()
+    """Tokens present in its slots."""
+    error: str | None = None
+    """Why it could not be loaded or enumerated."""
+    error_exception: TokenError | None = field(default=None, repr=False, compare=False)
+    """The error itself, for callers choosing an exit code."""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Modules → tokens → certificates, as one report."""
+
+    modules: tuple[ModuleReport, ...]
+    """Every module examined, in discovery order."""
+
+    @property
+    def ok(self) -> bool:
+        """True when every module loaded and every token could be listed."""
+        return all(m.error is None and all(t.error is None for t in m.tokens)
+                   for m in self.modules)
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON shape (see the module docstring)."""
+        return {"modules": [_module_json(m) for m in self.modules]}
+
+
+def _iso(moment: Any) -> str:
+    return str(moment.astimezone(UTC).isoformat().replace("+00:00", "Z"))
+
+
+def _common_name(name: x509.Name) -> str | None:
+    attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else None
+
+
+def _key_usage(certificate: x509.Certificate) -> list[str]:
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return []
+    names = [_KEY_USAGE_NAMES[attr] for attr in _KEY_USAGES if getattr(usage, attr)]
+    if usage.key_agreement:
+        names += [n for n, on in (("encipherOnly", usage.encipher_only),
+                                  ("decipherOnly", usage.decipher_only)) if on]
+    return names
+
+
+def certificate_json(certificate: x509.Certificate) -> dict[str, Any]:
+    """The certificate fields of the JSON contract, from a certificate alone."""
+    key_type, key_size = drivers.keys.key_description(certificate)
+    return {
+        "subject": certificate.subject.rfc4514_string(),
+        "common_name": _common_name(certificate.subject),
+        "issuer": certificate.issuer.rfc4514_string(),
+        "serial": format(certificate.serial_number, "x"),
+        "not_before": _iso(certificate.not_valid_before_utc),
+        "not_after": _iso(certificate.not_valid_after_utc),
+        "key_type": key_type,
+        "key_size": key_size,
+        "key_usage": _key_usage(certificate),
+        "sha256": certificate.fingerprint(hashes.SHA256()).hex(),
+    }
+
+
+def _certificate_entry_json(entry: CertificateEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": entry.id.hex(), "label": entry.label}
+    if entry.certificate is not None:
+        out.update(certificate_json(entry.certificate))
+    else:
+        out.update({k: None for k in ("subject", "common_name", "issuer", "serial",
+                                       "not_before", "not_after", "key_type", "key_size")})
+        out["key_usage"] = []
+    out["has_private_key"] = entry.has_private_key
+    out["key_match"] = entry.key_match
+    out["key_id"] = entry.key.id.hex() if entry.key else None
+    out["key_label"] = entry.key.label if entry.key else None
+    out["always_authenticate"] = bool(entry.key and entry.key.always_authenticate)
+    out["error"] = entry.error
+    return out
+
+
+def _token_json(report: TokenReport) -> dict[str, Any]:
+    info = report.info
+    return {
+        "label": info.label,
+        "serial": info.serial,
+        "manufacturer": info.manufacturer,
+        "model": info.model,
+        "slot_id": info.slot_id,
+        "slot_description": info.slot_description,
+        "flags": {
+            "login_required": info.flags.login_required,
+            "protected_auth_path": info.flags.protected_auth_path,
+            "pin_count_low": info.flags.pin_count_low,
+            "pin_final_try": info.flags.pin_final_try,
+            "pin_locked": info.flags.pin_locked,
+        },
+        "logged_in": report.logged_in,
+        "certificates": [_certificate_entry_json(c) for c in report.certificates],
+        "orphan_keys": [
+            {"id": k.id.hex(), "label": k.label, "key_type": k.key_type,
+             "key_size": k.key_size}
+            for k in report.orphan_keys
+        ],
+        "error": report.error,
+    }
+
+
+def _module_json(report: ModuleReport) -> dict[str, Any]:
+    return {
+        "path": str(report.candidate.path),
+        "resolved_path": os.path.realpath(report.candidate.path),
+        "source": report.candidate.source,
+        "vendor": report.vendor,
+        "error": report.error,
+        "tokens": [_token_json(t) for t in report.tokens],
+    }
+
+
+def _token_report(module: drivers.Pkcs11Module, info: TokenInfo, pin: Any) -> TokenReport:
+    try:
+        with module.open(token=info) as session:
+            if pin is not None:
+                session.login(pin)
+            certificates = session.certificates()
+            orphans = session.orphan_keys() if session.logged_in else []
+            return TokenReport(info, tuple(certificates), tuple(orphans), session.logged_in)
+    except TokenError as exc:
+        return TokenReport(info, error=str(exc))
+
+
+def inventory(
+    modules: Sequence[str | Path] = (),
+    *,
+    label: str | None = None,
+    serial: str | None = None,
+    pin: Any = None,
+) -> Inventory:
+    """List modules, tokens and certificates.
+
+    Args:
+        modules: explicit module paths; empty means :func:`drivers.discover_modules`.
+        label: only tokens with this label.
+        serial: only tokens with this serial.
+        pin: log in with this PIN (or ``drivers.PROTECTED_AUTH``) to see private keys
+            and confirm pairings; one ``C_Login`` per matching token. Give a PIN only
+            together with ``label`` or ``serial``: one PIN fits one token.
+
+    Returns:
+        The :class:`Inventory`; load failures are reported in it, not raised.
+    """
+    reports = []
+    for candidate in drivers.discover_modules(modules):
+        try:
+            module = drivers.load_module(candidate.path)
+        except TokenError as exc:
+            reports.append(ModuleReport(candidate, candidate.vendor, error=str(exc),
+                                        error_exception=exc))
+            continue
+        try:
+            infos = module.tokens()
+        except TokenError as exc:
+            reports.append(ModuleReport(candidate, module.vendor, error=str(exc),
+                                        error_exception=exc))
+            continue
+        selected = [
+            i for i in infos
+            if (label is None or i.label == label) and (serial is None or i.serial == serial)
+        ]
+        tokens = tuple(_token_report(module, info, pin) for info in selected)
+        reports.append(ModuleReport(candidate, candidate.vendor or module.vendor, tokens))
+    return Inventory(tuple(reports))
+
+
+@dataclass(frozen=True)
+class TestSignResult:
+    """Outcome of :func:`test_sign`."""
+
+    __test__ = False  # not a pytest test class
+
+    certificate: x509.Certificate
+    """The certificate whose key signed."""
+    digest_algorithm: str
+    """Hash used."""
+    signature: bytes
+    """The signature produced."""
+    verified: bool
+    """True when the certificate's public key verifies the signature."""
+    error: str | None = None
+    """Why verification failed."""
+
+
+def test_sign(key: KeySigner, *, hash_algorithm: str = "sha256") -> TestSignResult:
+    """Sign 32 random bytes with ``key`` and verify with its certificate's public key."""
+    data = os.urandom(32)
+    signature = key.sign(data, hash_algorithm=hash_algorithm)
+    algorithm: hashes.HashAlgorithm = getattr(hashes, hash_algorithm.upper())()
+    public = key.certificate.public_key()
+    error = None
+    try:
+        if isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, data, padding.PKCS1v15(), algorithm)
+        elif isinstance(public, ec.EllipticCurvePublicKey):
+            public.verify(signature, data, ec.ECDSA(algorithm))
+        else:
+            error = f"unsupported public key type {type(public).__name__}"
+    except InvalidSignature:
+        error = "the signature does not verify with the certificate's public key"
+    return TestSignResult(key.certificate, hash_algorithm, signature, error is None, error)
+
+
+PinSource = Callable[[TokenInfo], Any]
+"""Asked for the PIN once the token is chosen: returns a ``str`` or ``PROTECTED_AUTH``."""
+
+
+def find_token(
+    modules: Sequence[str | Path] = (),
+    *,
+    label: str | None = None,
+    serial: str | None = None,
+) -> tuple[drivers.Pkcs11Module, TokenInfo]:
+    """The one token matching ``label``/``serial`` across the modules.
+
+    Modules named explicitly must load; discovered ones that fail are skipped (a
+    broken vendor module must not hide the official's token).
+
+    Raises:
+        ModuleLoadError: an explicit module failed to load.
+        TokenNotFoundError / AmbiguousSelectionError: zero or several tokens match.
+    """
+    matches: list[tuple[drivers.Pkcs11Module, TokenInfo]] = []
+    present: list[str] = []
+    for candidate in drivers.discover_modules(modules):
+        try:
+            module = drivers.load_module(candidate.path)
+            infos = module.tokens()
+        except TokenError:
+            if candidate.source == "explicit":
+                raise
+            continue
+        present += [i.label for i in infos]
+        matches += [
+            (module, i) for i in infos
+            if (label is None or i.label == label) and (serial is None or i.serial == serial)
+        ]
+    if not matches:
+        wanted = " and ".join(p for p in (
+            f"label {label!r}" if label is not None else "",
+            f"serial {serial!r}" if serial is not None else "") if p) or "any label"
+        raise drivers.TokenNotFoundError(wanted, present)
+    if len(matches) > 1:
+        raise drivers.AmbiguousSelectionError(
+            "token", [f"{i.describe()} in {m.path}" for m, i in matches])
+    return matches[0]
+
+
+@contextmanager
+def open_token_key(
+    modules: Sequence[str | Path] = (),
+    *,
+    label: str | None = None,
+    serial: str | None = None,
+    cert_id: bytes | None = None,
+    pin: PinSource,
+) -> Iterator[drivers.TokenKey]:
+    """Choose a token, log in once, and yield the key for ``cert_id``.
+
+    The PIN is asked for (``pin(token_info)``) only after the token is chosen, so a
+    PIN-pad reader can be used, and it is tried exactly once. The session is closed
+    on exit whatever happens.
+    """
+    module, info = find_token(modules, label=label, serial=serial)
+    with module.open(token=info) as session:
+        session.login(pin(info))
+        yield session.key(cert_id)
