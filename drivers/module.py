@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import pkcs11
 import pkcs11.exceptions as p11e
+from pkcs11._pkcs11 import lib as pkcs11_lib
 from pkcs11.constants import TokenFlag
 
 from drivers._ckapi import FunctionList
@@ -38,8 +39,6 @@ from drivers.errors import (
 )
 
 if TYPE_CHECKING:
-    from pkcs11._pkcs11 import lib as pkcs11_lib
-
     from drivers.session import TokenSession
 
 __all__ = ["Pkcs11Module", "TokenFlags", "TokenInfo", "load_module"]
@@ -114,6 +113,19 @@ def _classify_load_error(message: str) -> ModuleLoadReason:
     return ModuleLoadReason.INIT_FAILED
 
 
+def _already_loaded(resolved: Path) -> pkcs11_lib | None:
+    """A python-pkcs11 handle another component (e.g. pyHanko) opened under another name.
+
+    python-pkcs11 caches by path string; initialising the same library a second time
+    fails with "already initialized", so reuse the handle it already has.
+    """
+    loaded: dict[str, pkcs11_lib] = getattr(pkcs11, "_loaded", {})
+    for name, lib in loaded.items():
+        if Path(name).resolve() == resolved:
+            return lib
+    return None
+
+
 def load_module(path: str | Path) -> Pkcs11Module:
     """Load (once per process) the PKCS#11 module at ``path``.
 
@@ -135,7 +147,7 @@ def load_module(path: str | Path) -> Pkcs11Module:
         module = _loaded.get(resolved)
         if module is None:
             try:
-                lib = pkcs11.lib(str(resolved))
+                lib = _already_loaded(resolved) or pkcs11.lib(str(resolved))
             except p11e.PKCS11Error as exc:
                 message = str(exc)
                 detail = message.split(": ", 2)[-1] if ": " in message else message

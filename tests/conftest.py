@@ -83,6 +83,9 @@ TOKENS: dict[str, list[Identity]] = {
 }
 TWIN_LABEL = "Trùng nhãn"
 """Two tokens carry this label (built below), for ambiguity tests."""
+ALWAYS_AUTH = "Luôn xác thực"
+"""Token whose key (CKA_ID 09, official-rsa2048) has CKA_ALWAYS_AUTHENTICATE, like a
+SafeNet 5110 CC or PIV key 9C: every signature needs a context-specific login."""
 
 
 def _build(directory: Path) -> SoftHSM:
@@ -98,7 +101,33 @@ def _build(directory: Path) -> SoftHSM:
                                 label=ident.cert_label)
     for _ in range(2):
         hsm.init_token(TWIN_LABEL)
+    hsm.init_token(ALWAYS_AUTH)
+    hsm.import_cert(ALWAYS_AUTH, PKI / "official-rsa2048.crt.der", id_hex="09",
+                    label="Chứng thư ký từng lần")
     return hsm
+
+
+def _add_always_authenticate_key(hsm: SoftHSM) -> None:
+    """softhsm2-util cannot set CKA_ALWAYS_AUTHENTICATE, so create the key object
+    directly (C_CreateObject); SoftHSM then enforces the context-specific login."""
+    import pkcs11
+    from cryptography.hazmat.primitives import serialization
+    from pkcs11.constants import Attribute
+    from pkcs11.util.rsa import decode_rsa_private_key
+
+    key = serialization.load_pem_private_key(
+        (PKI / "official-rsa2048.key.pem").read_bytes(), None)
+    attrs = decode_rsa_private_key(key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()))
+    attrs.update({Attribute.ID: bytes.fromhex("09"), Attribute.LABEL: "",
+                  Attribute.TOKEN: True, Attribute.SIGN: True, Attribute.PRIVATE: True,
+                  Attribute.SENSITIVE: True, Attribute.ALWAYS_AUTHENTICATE: True})
+    # Deliberately loaded under the unresolved (symlink) path, as pyHanko would:
+    # drivers.load_module must reuse this handle rather than fail "already initialized".
+    token = pkcs11.lib(str(hsm.module)).get_token(token_label=ALWAYS_AUTH)
+    with token.open(rw=True, user_pin=USER_PIN) as session:
+        session.create_object(attrs)
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +137,7 @@ def hsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSM]:
     hsm = _build(tmp_path_factory.mktemp("softhsm"))
     previous = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(hsm.conf)
+    _add_always_authenticate_key(hsm)
     yield hsm
     if previous is None:
         os.environ.pop("SOFTHSM2_CONF", None)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from certs_test.softhsm import SoftHSM
-from tests.conftest import ANH, PKI, ROOT, TOKENS, TWIN_LABEL, VIETTEL
+from tests.conftest import ALWAYS_AUTH, ANH, PKI, ROOT, TOKENS, TWIN_LABEL, VIETTEL
 
 SPY = Path("/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so")
 MANIFEST = json.loads((PKI / "manifest.json").read_text(encoding="utf-8"))
@@ -51,7 +51,7 @@ def test_json_lists_every_token_and_pairs_every_key(hsm: SoftHSM) -> None:
     assert module["vendor"] == "SoftHSM2"
     assert module["error"] is None
     labels = sorted(t["label"] for t in module["tokens"])
-    assert labels == sorted([*TOKENS, TWIN_LABEL, TWIN_LABEL])
+    assert labels == sorted([*TOKENS, TWIN_LABEL, TWIN_LABEL, ALWAYS_AUTH])
 
     serials = _serials()
     for token in module["tokens"]:
@@ -60,6 +60,12 @@ def test_json_lists_every_token_and_pairs_every_key(hsm: SoftHSM) -> None:
         assert token["flags"] == {"login_required": True, "protected_auth_path": False,
                                   "pin_count_low": token["flags"]["pin_count_low"],
                                   "pin_final_try": False, "pin_locked": False}
+        if token["label"] == ALWAYS_AUTH:
+            # Its key was created without a public-key object: nothing shows the pair
+            # before login, and the listing must not claim one.
+            assert [(c["id"], c["has_private_key"]) for c in token["certificates"]] == [
+                ("09", False)]
+            continue
         expected = {i.cert_id: i for i in TOKENS.get(token["label"], []) if i.cert_id}
         assert {c["id"] for c in token["certificates"]} == set(expected)
         for cert in token["certificates"]:
@@ -125,6 +131,18 @@ def test_wrong_pin_one_attempt_exit_3(hsm: SoftHSM, tmp_path: Path) -> None:
     assert "Sở Nội vụ" in done.stderr
     assert "987654" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_always_authenticate_key_gets_context_login(hsm: SoftHSM, tmp_path: Path) -> None:
+    done, logins = _spy_logins(hsm, tmp_path, "--token", ALWAYS_AUTH, "--test-sign",
+                               "--login", pin="123456")
+    assert done.returncode == 0, done.stderr
+    log = (tmp_path / "spy.log").read_text(encoding="utf-8", errors="replace")
+    # PKCS#11 v2.40 §5.2: C_Login(CKU_USER) once, then C_Login(CKU_CONTEXT_SPECIFIC)
+    # after C_SignInit for the one test signature.
+    assert logins == 2
+    assert log.count("userType = CKU_USER\n") == 1
+    assert log.count("userType = CKU_CONTEXT_SPECIFIC") == 1
 
 
 def test_ec_key_test_sign(hsm: SoftHSM) -> None:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 import drivers
 from certs_test.softhsm import SoftHSM
 from drivers import TokenSession
-from tests.conftest import ANH, PKI, VIETTEL
+from tests.conftest import ALWAYS_AUTH, ANH, PKI, VIETTEL
 
 
 def _cert(name: str) -> x509.Certificate:
@@ -205,3 +205,36 @@ def test_eight_threads_sign_at_once(hsm: SoftHSM, pin: str) -> None:
         thread.join(timeout=60)
     assert errors == []
     assert counts == [25] * 8
+
+
+def test_always_authenticate_key_signs_each_time(hsm: SoftHSM, pin: str) -> None:
+    with _open(hsm, ALWAYS_AUTH) as session:
+        session.login(pin)
+        key = session.key()
+        assert key.always_authenticate
+        for n in range(3):
+            data = f"văn bản {n}".encode()
+            _verify(_cert("official-rsa2048"), key.sign(data), data, "sha256")
+
+
+def test_always_authenticate_needs_the_session_pin(hsm: SoftHSM, pin: str) -> None:
+    module = drivers.load_module(hsm.module)
+    with module.open(label=ALWAYS_AUTH) as first:
+        first.login(pin)
+        # A second session of the same application is logged in already, but was
+        # never given a PIN: it cannot make the per-signature login.
+        with module.open(label=ALWAYS_AUTH) as second:
+            key = second.key()
+            with pytest.raises(drivers.LoginRequiredError, match="CKA_ALWAYS_AUTHENTICATE"):
+                key.sign(b"x")
+
+
+def test_module_loaded_elsewhere_is_reused(hsm: SoftHSM) -> None:
+    import pkcs11
+
+    # conftest loaded SoftHSM through python-pkcs11 under its symlink path (as pyHanko
+    # does); loading it by the resolved path must reuse that handle, not re-initialise.
+    assert str(hsm.module) in pkcs11._loaded
+    module = drivers.load_module(hsm.module.resolve())
+    assert module is drivers.load_module(hsm.module)
+    assert module._lib is pkcs11._loaded[str(hsm.module)]
