@@ -83,9 +83,13 @@ def vendor_profiles(platform: str | None = None) -> tuple[VendorProfile, ...]:
 
 def vendor_for(path: Path, platform: str | None = None) -> str | None:
     """The display name of the vendor whose profile names this module file."""
+    # Windows file names are case-insensitive (EPS2003CSP11.DLL is eps2003csp11.dll).
+    fold = _platform_key(platform) == "windows"
+    name = path.name.lower() if fold else path.name
     for profile in vendor_profiles(platform):
         for entry in profile.files:
-            if path.name == Path(entry).name:
+            candidate = Path(entry).name
+            if name == (candidate.lower() if fold else candidate):
                 return profile.display
     return None
 
@@ -177,7 +181,9 @@ def _config_modules(environ: Mapping[str, str], config_file: Path | None) -> lis
     with config_file.open("rb") as fh:
         data = tomllib.load(fh)
     modules = data.get("pkcs11", {}).get("modules", [])
-    return [Path(os.path.expanduser(m)) for m in modules if isinstance(m, str)]
+    home = environ.get("HOME", str(Path.home()))
+    return [Path(home + m[1:] if m.startswith("~/") else m) for m in modules
+            if isinstance(m, str)]
 
 
 def _probe_vendors(platform: str | None) -> list[tuple[Path, str]]:

@@ -54,6 +54,8 @@ class ModuleLoadReason(enum.Enum):
     """No file at the path."""
     NOT_A_LIBRARY = "not-a-library"
     """The file exists but is not a shared library for this machine (not ELF, wrong class)."""
+    MISSING_DEPENDENCY = "missing-dependency"
+    """The module links against a library that is not installed (e.g. libpcsclite)."""
     NOT_PKCS11 = "not-pkcs11"
     """A shared library without ``C_GetFunctionList``: not a PKCS#11 module."""
     INIT_FAILED = "init-failed"
@@ -76,6 +78,7 @@ class ModuleLoadError(TokenError):
         words = {
             ModuleLoadReason.NOT_FOUND: "no such file",
             ModuleLoadReason.NOT_A_LIBRARY: "not a shared library for this machine",
+            ModuleLoadReason.MISSING_DEPENDENCY: "a library it needs is not installed",
             ModuleLoadReason.NOT_PKCS11: "not a PKCS#11 module (no C_GetFunctionList)",
             ModuleLoadReason.INIT_FAILED: "the module failed to initialise",
         }[reason]

@@ -99,15 +99,25 @@ _loaded: dict[Path, Pkcs11Module] = {}
 _loaded_lock = threading.Lock()
 
 
-def _classify_load_error(message: str) -> ModuleLoadReason:
-    if "cannot open shared object" in message or "No such file" in message:
-        return ModuleLoadReason.NOT_FOUND
-    if "C_GetFunctionList" in message:
+def _classify_load_error(path: Path, detail: str) -> ModuleLoadReason:
+    """Read dlopen's message (``dlerror()``) for a file that exists.
+
+    glibc says "X: cannot open shared object file" both when X is a missing
+    dependency and when X is the module itself built for another machine, so which
+    file it names decides.
+    """
+    if "C_GetFunctionList" in detail:
         return ModuleLoadReason.NOT_PKCS11
+    if "cannot open shared object file" in detail:
+        named = detail.split(": ", 1)[0]
+        if named and Path(named).name not in (path.name, path.resolve().name):
+            return ModuleLoadReason.MISSING_DEPENDENCY
+        return ModuleLoadReason.NOT_A_LIBRARY
     if any(
-        word in message
+        word in detail
         for word in ("file too short", "invalid ELF", "wrong ELF class", "Is a directory",
-                     "not a dynamic", "cannot read file data", "ELF load command")
+                     "not a dynamic", "cannot read file data", "ELF load command",
+                     "ELF file")
     ):
         return ModuleLoadReason.NOT_A_LIBRARY
     return ModuleLoadReason.INIT_FAILED
@@ -149,9 +159,12 @@ def load_module(path: str | Path) -> Pkcs11Module:
             try:
                 lib = _already_loaded(resolved) or pkcs11.lib(str(resolved))
             except p11e.PKCS11Error as exc:
+                # "OS exception while loading <path>: <dlerror()>"
                 message = str(exc)
-                detail = message.split(": ", 2)[-1] if ": " in message else message
-                raise ModuleLoadError(given, _classify_load_error(message), detail) from exc
+                prefix = f"while loading {resolved}: "
+                detail = message.split(prefix, 1)[1] if prefix in message else message
+                raise ModuleLoadError(given, _classify_load_error(resolved, detail),
+                                      detail) from exc
             module = Pkcs11Module(resolved, lib)
             _loaded[resolved] = module
     return module

@@ -49,25 +49,34 @@ class KeySignerAdapter(Signer):
         registry = SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
             [_to_asn1(c) for c in certs]
         )
-        mechanism = None
-        if pss:
-            # Fix the PSS parameters to what KeySigner.sign produces (salt = digest
-            # length, RFC 4055 §3.1) instead of pyHanko's "maximum salt" default.
-            mechanism = algos.SignedDigestAlgorithm({
-                "algorithm": "rsassa_pss",
-                "parameters": algos.RSASSAPSSParams({
-                    "hash_algorithm": {"algorithm": "sha256"},
-                    "mask_gen_algorithm": {"algorithm": "mgf1",
-                                           "parameters": {"algorithm": "sha256"}},
-                    "salt_length": hashlib.sha256().digest_size,
-                }),
-            })
         super().__init__(
             signing_cert=_to_asn1(key.certificate),
             cert_registry=registry,
-            signature_mechanism=mechanism,
             embed_roots=embed_roots,
         )
+
+    def get_signature_mechanism_for_digest(
+        self, digest_algorithm: str | None
+    ) -> algos.SignedDigestAlgorithm:
+        if not self.pss:
+            return super().get_signature_mechanism_for_digest(digest_algorithm)
+        # Declare exactly what KeySigner.sign produces for this digest: MGF1 with the
+        # same hash and salt = digest length (RFC 4055 §3.1), not pyHanko's default
+        # maximum salt.
+        if digest_algorithm is None:
+            # pyHanko asks with None to learn whether the mechanism fixes the digest;
+            # ValueError is its protocol for "no, any digest will do".
+            raise ValueError("RSASSA-PSS needs a digest algorithm")
+        digest = digest_algorithm.lower()
+        return algos.SignedDigestAlgorithm({
+            "algorithm": "rsassa_pss",
+            "parameters": algos.RSASSAPSSParams({
+                "hash_algorithm": {"algorithm": digest},
+                "mask_gen_algorithm": {"algorithm": "mgf1",
+                                       "parameters": {"algorithm": digest}},
+                "salt_length": hashlib.new(digest).digest_size,
+            }),
+        })
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False

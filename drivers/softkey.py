@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asn1crypto import pkcs12 as asn1pkcs12
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -31,6 +32,15 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
+
+
+def _is_pfx(data: bytes) -> bool:
+    """True when ``data`` parses as a PKCS#12 PFX (RFC 7292 §4): version 3 + authSafe."""
+    try:
+        pfx = asn1pkcs12.Pfx.load(data, strict=True)
+        return bool(pfx["version"].native == "v3" and pfx["auth_safe"]["content_type"].native)
+    except (ValueError, TypeError, KeyError):
+        return False
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,12 +75,14 @@ class Pkcs12Key:
         except OSError as exc:
             raise KeyNotFoundError(f"PKCS#12 file {path} ({exc.strerror})",
                                    token=str(path)) from exc
+        if not _is_pfx(data):
+            # Tell "not PKCS#12" (a .cer, a PEM key, a truncated file) from a wrong
+            # password: only the latter may be reported as a refused PIN.
+            raise TokenError(f"{path} is not a PKCS#12 file", token=str(path))
         secret = password.encode("utf-8") if password is not None else None
         try:
             bundle = pkcs12.load_pkcs12(data, secret)
         except ValueError as exc:
-            if data[:1] != b"\x30":
-                raise TokenError(f"{path} is not a PKCS#12 file", token=str(path)) from exc
             raise PinIncorrectError(
                 f"wrong password for PKCS#12 file {path} (or the file is damaged)",
                 token=str(path),
