@@ -34,7 +34,10 @@ from drivers import (
     CertificateEntry,
     KeyEntry,
     KeySigner,
+    LoginCancelledError,
     ModuleCandidate,
+    PinIncorrectError,
+    PinLockedError,
     TokenError,
     TokenInfo,
 )
@@ -214,10 +217,19 @@ def _token_report(module: drivers.Pkcs11Module, info: TokenInfo, pin: Any) -> To
     try:
         with module.open(token=info) as session:
             if pin is not None:
-                session.login(pin)
+                try:
+                    session.login(pin)
+                except (PinIncorrectError, PinLockedError, LoginCancelledError):
+                    # The caller asked to log in: a refused PIN is the answer, not a
+                    # listing detail to bury in the report.
+                    raise
+                except TokenError as exc:
+                    return TokenReport(info, error=str(exc))
             certificates = session.certificates()
             orphans = session.orphan_keys() if session.logged_in else []
             return TokenReport(info, tuple(certificates), tuple(orphans), session.logged_in)
+    except (PinIncorrectError, PinLockedError, LoginCancelledError):
+        raise
     except TokenError as exc:
         return TokenReport(info, error=str(exc))
 
@@ -240,7 +252,11 @@ def inventory(
             together with ``label`` or ``serial``: one PIN fits one token.
 
     Returns:
-        The :class:`Inventory`; load failures are reported in it, not raised.
+        The :class:`Inventory`; module and listing failures are reported in it.
+
+    Raises:
+        PinIncorrectError, PinLockedError, LoginCancelledError: the login asked for
+            with ``pin`` was refused.
     """
     reports = []
     for candidate in drivers.discover_modules(modules):
@@ -364,5 +380,6 @@ def open_token_key(
     """
     module, info = find_token(modules, label=label, serial=serial)
     with module.open(token=info) as session:
-        session.login(pin(info))
+        if info.flags.login_required:
+            session.login(pin(info))
         yield session.key(cert_id)

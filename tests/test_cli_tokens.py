@@ -145,6 +145,15 @@ def test_always_authenticate_key_gets_context_login(hsm: SoftHSM, tmp_path: Path
     assert log.count("userType = CKU_CONTEXT_SPECIFIC") == 1
 
 
+def test_wrong_pin_with_login_listing_exit_3(hsm: SoftHSM) -> None:
+    done = run(hsm, "tokens", "--module", str(hsm.module), "--token", ANH, "--login",
+               "--pin-env", "PIN", "--json", extra_env={"PIN": "111111"})
+    assert done.returncode == 3
+    assert done.stdout == ""
+    assert done.stderr.startswith("signsvc: error: the PIN is incorrect")
+    assert f"(token '{ANH}')" in done.stderr
+
+
 def test_ec_key_test_sign(hsm: SoftHSM) -> None:
     done = run(hsm, "tokens", "--module", str(hsm.module), "--token", ANH, "--cert-id", "02",
                "--pin-stdin", "--test-sign", "--json", stdin="123456\n")
