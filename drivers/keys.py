@@ -116,8 +116,22 @@ def _check_hash(hash_algorithm: str) -> str:
     return name
 
 
+class CertificateKeyInfo:
+    """``key_type`` and ``key_size`` read from ``self.certificate``, for KeySigners."""
+
+    certificate: x509.Certificate
+
+    @property
+    def key_type(self) -> str:
+        return key_description(self.certificate)[0]
+
+    @property
+    def key_size(self) -> int:
+        return key_description(self.certificate)[1]
+
+
 @dataclass(frozen=True, eq=False)
-class TokenKey:
+class TokenKey(CertificateKeyInfo):
     """A private key on a PKCS#11 token, paired with its certificate by ``CKA_ID``.
 
     Obtained from :meth:`drivers.session.TokenSession.key`; valid while that session
@@ -139,14 +153,6 @@ class TokenKey:
     """``CKA_LABEL`` of the private key (may be empty)."""
     always_authenticate: bool
     """``CKA_ALWAYS_AUTHENTICATE``: each signature needs a context-specific login."""
-
-    @property
-    def key_type(self) -> str:
-        return key_description(self.certificate)[0]
-
-    @property
-    def key_size(self) -> int:
-        return key_description(self.certificate)[1]
 
     def sign(
         self, data: bytes, *, hash_algorithm: str = "sha256", pss: bool = False

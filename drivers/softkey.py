@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from drivers.errors import KeyNotFoundError, PinIncorrectError, TokenError
-from drivers.keys import _check_hash, key_description
+from drivers.keys import CertificateKeyInfo, _check_hash
 
 __all__ = ["Pkcs12Key"]
 
@@ -44,7 +44,7 @@ def _is_pfx(data: bytes) -> bool:
 
 
 @dataclass(frozen=True, eq=False)
-class Pkcs12Key:
+class Pkcs12Key(CertificateKeyInfo):
     """A private key and certificate read from a PKCS#12 (``.p12`` / ``.pfx``) file."""
 
     path: Path
@@ -101,14 +101,6 @@ class Pkcs12Key:
             chain=tuple(c.certificate for c in bundle.additional_certs),
             label=name.decode("utf-8", "replace") if name else path.name,
         )
-
-    @property
-    def key_type(self) -> str:
-        return key_description(self.certificate)[0]
-
-    @property
-    def key_size(self) -> int:
-        return key_description(self.certificate)[1]
 
     def sign(self, data: bytes, *, hash_algorithm: str = "sha256", pss: bool = False) -> bytes:
         """Sign like :meth:`drivers.keys.TokenKey.sign` (same schemes, same output)."""
