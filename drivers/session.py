@@ -289,7 +289,6 @@ class TokenSession:
             if key_type_value == KeyType.RSA:
                 key_type = "RSA"
                 modulus = _attribute(obj, Attribute.MODULUS)
-                size = len(modulus) * 8 if modulus else 0
                 if modulus:
                     size = int.from_bytes(modulus, "big").bit_length()
             elif key_type_value == KeyType.EC:
@@ -397,15 +396,20 @@ class TokenSession:
         return CertificateEntry(cert_id, label, der, certificate, key,
                                 match if key else None)
 
+    def contents(self) -> tuple[list[CertificateEntry], list[KeyEntry]]:
+        """Certificates (each paired with its key) and the private keys left unpaired,
+        read in one pass over the token's objects."""
+        certificates, private = self._inventory()
+        paired = {id(c.key) for c in certificates if c.key is not None}
+        return certificates, [entry for entry, _ in private if id(entry) not in paired]
+
     def certificates(self) -> list[CertificateEntry]:
         """Every X.509 certificate object, each paired with its key when one exists."""
         return self._inventory()[0]
 
     def orphan_keys(self) -> list[KeyEntry]:
         """Private keys no certificate pairs with (visible after login)."""
-        certificates, private = self._inventory()
-        paired = {id(c.key) for c in certificates if c.key is not None}
-        return [entry for entry, _ in private if id(entry) not in paired]
+        return self.contents()[1]
 
     def key(self, cert_id: bytes | None = None) -> TokenKey:
         """The signing key for the certificate with ``CKA_ID`` ``cert_id``.

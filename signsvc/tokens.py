@@ -225,8 +225,7 @@ def _token_report(module: drivers.Pkcs11Module, info: TokenInfo, pin: Any) -> To
                     raise
                 except TokenError as exc:
                     return TokenReport(info, error=str(exc))
-            certificates = session.certificates()
-            orphans = session.orphan_keys() if session.logged_in else []
+            certificates, orphans = session.contents()
             return TokenReport(info, tuple(certificates), tuple(orphans), session.logged_in)
     except (PinIncorrectError, PinLockedError, LoginCancelledError):
         raise
