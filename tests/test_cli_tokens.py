@@ -127,6 +127,11 @@ def test_wrong_pin_one_attempt_exit_3(hsm: SoftHSM, tmp_path: Path) -> None:
                                pin="987654")
     assert done.returncode == 3
     assert logins == 1
+    # python-pkcs11's Token.open(user_pin=...) leaks the session when C_Login fails;
+    # signsvc's own login must leave every opened session closed.
+    log = (tmp_path / "spy.log").read_text(encoding="utf-8", errors="replace")
+    assert log.count(": C_OpenSession\n") >= 1
+    assert log.count(": C_OpenSession\n") == log.count(": C_CloseSession\n")
     assert "PIN is incorrect" in done.stderr
     assert "Sở Nội vụ" in done.stderr
     assert "987654" not in done.stderr + done.stdout

@@ -9,6 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from pkcs11.mechanisms import Mechanism
 
 import drivers
 from certs_test.softhsm import SoftHSM
@@ -238,3 +239,35 @@ def test_module_loaded_elsewhere_is_reused(hsm: SoftHSM) -> None:
     module = drivers.load_module(hsm.module.resolve())
     assert module is drivers.load_module(hsm.module)
     assert module._lib is pkcs11._loaded[str(hsm.module)]
+
+
+@pytest.mark.parametrize(
+    ("listed", "pss"),
+    [
+        # Many ePass2003-based tokens list only the raw mechanisms: the hash is then
+        # computed on the host (with a DigestInfo for PKCS#1 v1.5, RFC 8017 §9.2).
+        ({Mechanism.RSA_PKCS}, False),
+        ({Mechanism.RSA_PKCS_PSS}, True),
+    ],
+)
+@pytest.mark.parametrize("algo", ["sha256", "sha512"])
+def test_host_side_hash_with_raw_mechanisms(hsm: SoftHSM, pin: str, listed: set[Mechanism],
+                                            pss: bool, algo: str) -> None:
+    data = b"hash on the host, sign on the token"
+    with _open(hsm, ANH) as session:
+        session.login(pin)
+        assert Mechanism.SHA256_RSA_PKCS in session.mechanisms()  # SoftHSM has both
+        session._mechanisms = frozenset(listed)  # as a token listing only these
+        signature = session.key(bytes.fromhex("01")).sign(data, hash_algorithm=algo, pss=pss)
+    _verify(_cert("official-rsa2048"), signature, data, algo, pss)
+
+
+def test_no_usable_mechanism_names_what_is_listed(hsm: SoftHSM, pin: str) -> None:
+    with _open(hsm, ANH) as session:
+        session.login(pin)
+        session._mechanisms = frozenset({Mechanism.SHA256_RSA_PKCS})
+        key = session.key(bytes.fromhex("02"))  # EC key, no ECDSA mechanism listed
+        with pytest.raises(drivers.MechanismUnsupportedError) as info:
+            key.sign(b"x")
+    assert info.value.wanted == "ECDSA with sha256"
+    assert info.value.available == ("SHA256_RSA_PKCS",)
