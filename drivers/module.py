@@ -238,14 +238,6 @@ class Pkcs11Module:
             except p11e.PKCS11Error:
                 return None
 
-    def token_flags(self, slot_id: int) -> TokenFlags | None:
-        """Read a token's flags again (after a refused PIN, the flags change)."""
-        for slot in self._slots():
-            if int(slot.slot_id) == slot_id:
-                info = self._token_info(slot)
-                return info.flags if info else None
-        return None
-
     def find_token(self, *, label: str | None = None, serial: str | None = None) -> TokenInfo:
         """The one token matching ``label`` and/or ``serial``.
 

@@ -47,6 +47,7 @@ from drivers.errors import (
     PinLockedError,
 )
 from drivers.keys import TokenKey
+from drivers.module import TokenFlags
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -211,8 +212,16 @@ class TokenSession:
             _ckapi.CKS_RW_USER_FUNCTIONS,
         )
 
+    def _current_flags(self) -> TokenFlags | None:
+        """The token's flags now (one C_GetTokenInfo): a refused PIN changes them."""
+        with self.module.lock:
+            try:
+                return TokenFlags.from_bits(int(self._session.token.slot.get_token().flags))
+            except p11e.PKCS11Error:
+                return None
+
     def _pin_flags(self) -> PinFlags:
-        flags = self.module.token_flags(self.info.slot_id)
+        flags = self._current_flags()
         if flags is None:
             return None, None
         # Many tokens (SoftHSM, ePass2003, ProxKey) never set FINAL_TRY: report
@@ -235,7 +244,7 @@ class TokenSession:
         if self.logged_in:
             self._pin = pin if isinstance(pin, str) else None
             return
-        current = self.module.token_flags(self.info.slot_id)
+        current = self._current_flags()
         if current is not None and current.pin_locked:
             # The token already reports the PIN locked: a C_Login would only fail.
             raise PinLockedError(

@@ -171,7 +171,8 @@ def test_softhsm_token_flags(softhsm: Pkcs11Module) -> None:
         assert token.flags.protected_auth_path is False, token.label
         assert token.flags.pin_locked is False, token.label
     anh = softhsm.find_token(label=ANH)
-    assert softhsm.token_flags(anh.slot_id) == anh.flags
+    with softhsm.open(token=anh) as session:
+        assert session._current_flags() == anh.flags
 
 
 def test_find_token_by_label(softhsm: Pkcs11Module) -> None:
