@@ -160,8 +160,8 @@ class TokenSession:
     """An open PKCS#11 session on one token; close it (or use ``with``).
 
     Created by :meth:`drivers.module.Pkcs11Module.open`. The PIN given to
-    :meth:`login` is kept in memory only for the life of the session and only for
-    keys that demand a context-specific login; it is never logged.
+    :meth:`login` stays in memory until the session closes and is used only for the
+    per-signature login of ``CKA_ALWAYS_AUTHENTICATE`` keys; it is never logged.
     """
 
     def __init__(self, module: Pkcs11Module, info: TokenInfo, session: pkcs11.Session) -> None:
