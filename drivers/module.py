@@ -94,6 +94,18 @@ class TokenInfo:
     def describe(self) -> str:
         return f"{self.label!r} (serial {self.serial}, slot {self.slot_id})"
 
+    def matches(self, label: str | None = None, serial: str | None = None) -> bool:
+        """True when the token has this label and serial (None matches anything)."""
+        return (label is None or self.label == label) and (
+            serial is None or self.serial == serial)
+
+
+def selection_text(label: str | None, serial: str | None) -> str:
+    """Words for a token selection, for "no token with ..." messages."""
+    parts = [f"label {label!r}" if label is not None else "",
+             f"serial {serial!r}" if serial is not None else ""]
+    return " and ".join(p for p in parts if p) or "any label"
+
 
 _loaded: dict[Path, Pkcs11Module] = {}
 _loaded_lock = threading.Lock()
@@ -248,18 +260,10 @@ class Pkcs11Module:
             AmbiguousSelectionError: several tokens match.
         """
         tokens = self.tokens()
-        matches = [
-            t for t in tokens
-            if (label is None or t.label == label) and (serial is None or t.serial == serial)
-        ]
+        matches = [t for t in tokens if t.matches(label, serial)]
         if not matches:
-            wanted = " and ".join(
-                part for part in (
-                    f"label {label!r}" if label is not None else "",
-                    f"serial {serial!r}" if serial is not None else "",
-                ) if part
-            ) or "any label"
-            raise TokenNotFoundError(f"{wanted} in {self.path}", [t.label for t in tokens])
+            raise TokenNotFoundError(f"{selection_text(label, serial)} in {self.path}",
+                                     [t.label for t in tokens])
         if len(matches) > 1:
             raise AmbiguousSelectionError("token", [t.describe() for t in matches])
         return matches[0]

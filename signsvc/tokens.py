@@ -41,6 +41,7 @@ from drivers import (
     TokenError,
     TokenInfo,
 )
+from drivers.module import selection_text
 
 __all__ = [
     "Inventory",
@@ -271,11 +272,8 @@ def inventory(
             reports.append(ModuleReport(candidate, module.vendor, error=str(exc),
                                         error_exception=exc))
             continue
-        selected = [
-            i for i in infos
-            if (label is None or i.label == label) and (serial is None or i.serial == serial)
-        ]
-        tokens = tuple(_token_report(module, info, pin) for info in selected)
+        tokens = tuple(_token_report(module, info, pin) for info in infos
+                       if info.matches(label, serial))
         reports.append(ModuleReport(candidate, candidate.vendor or module.vendor, tokens))
     return Inventory(tuple(reports))
 
@@ -347,15 +345,9 @@ def find_token(
                 raise
             continue
         present += [i.label for i in infos]
-        matches += [
-            (module, i) for i in infos
-            if (label is None or i.label == label) and (serial is None or i.serial == serial)
-        ]
+        matches += [(module, i) for i in infos if i.matches(label, serial)]
     if not matches:
-        wanted = " and ".join(p for p in (
-            f"label {label!r}" if label is not None else "",
-            f"serial {serial!r}" if serial is not None else "") if p) or "any label"
-        raise drivers.TokenNotFoundError(wanted, present)
+        raise drivers.TokenNotFoundError(selection_text(label, serial), present)
     if len(matches) > 1:
         raise drivers.AmbiguousSelectionError(
             "token", [f"{i.describe()} in {m.path}" for m, i in matches])
