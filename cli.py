@@ -64,10 +64,6 @@ def _pin_source(pin_env: str | None, pin_stdin: bool) -> Callable[[TokenInfo], A
     return source
 
 
-def _yes_no(flag: bool) -> str:
-    return "yes" if flag else "no"
-
-
 def _print_inventory(report: Inventory) -> None:
     if not report.modules:
         click.echo("No PKCS#11 module found. Give one with --module PATH, or set "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pkcs11.exceptions as p11e
@@ -117,17 +118,25 @@ def _check_hash(hash_algorithm: str) -> str:
 
 
 class CertificateKeyInfo:
-    """``key_type`` and ``key_size`` read from ``self.certificate``, for KeySigners."""
+    """``key_type`` and ``key_size`` read once from ``self.certificate``, for KeySigners.
+
+    ``cached_property`` writes the instance ``__dict__`` directly, so it also works on
+    the frozen dataclasses below; ``sign`` then does not re-parse the public key.
+    """
 
     certificate: x509.Certificate
 
+    @cached_property
+    def _key_description(self) -> tuple[str, int]:
+        return key_description(self.certificate)
+
     @property
     def key_type(self) -> str:
-        return key_description(self.certificate)[0]
+        return self._key_description[0]
 
     @property
     def key_size(self) -> int:
-        return key_description(self.certificate)[1]
+        return self._key_description[1]
 
 
 @dataclass(frozen=True, eq=False)

@@ -291,15 +291,19 @@ class TokenSession:
         with self.module.lock, translated("list objects", token=self.info.label):
             return list(self._session.get_objects({Attribute.CLASS: object_class}))
 
-    def _key_entry(self, obj: pkcs11.Object, private: bool) -> KeyEntry:
+    def _read_key(self, obj: pkcs11.Object, private: bool) -> tuple[KeyEntry, bytes | None]:
+        """The key's entry and its public-key fingerprint (RSA modulus, or the EC point
+        of a public-key object), reading each attribute once."""
         with self.module.lock, translated("read key", token=self.info.label):
             key_type_value = _attribute(obj, Attribute.KEY_TYPE)
             size = 0
+            fingerprint = None
             if key_type_value == KeyType.RSA:
                 key_type = "RSA"
                 modulus = _attribute(obj, Attribute.MODULUS)
                 if modulus:
                     size = int.from_bytes(modulus, "big").bit_length()
+                    fingerprint = b"rsa:" + bytes(modulus).lstrip(b"\0")
             elif key_type_value == KeyType.EC:
                 key_type = "EC"
                 params = _attribute(obj, Attribute.EC_PARAMS)
@@ -309,9 +313,12 @@ class TokenSession:
                         size = _EC_SIZES.get(curve, 0)
                     except (ValueError, TypeError):
                         size = 0
+                point = None if private else _attribute(obj, Attribute.EC_POINT)
+                if point:
+                    fingerprint = b"ec:" + _ec_point(bytes(point))
             else:
                 key_type = getattr(key_type_value, "name", str(key_type_value))
-            return KeyEntry(
+            entry = KeyEntry(
                 id=bytes(_attribute(obj, Attribute.ID, b"") or b""),
                 label=_attribute(obj, Attribute.LABEL, "") or "",
                 key_type=key_type,
@@ -321,40 +328,31 @@ class TokenSession:
                     private and _attribute(obj, Attribute.ALWAYS_AUTHENTICATE, False)
                 ),
             )
-
-    def _key_fingerprint(self, obj: pkcs11.Object, entry: KeyEntry) -> bytes | None:
-        with self.module.lock:
-            if entry.key_type == "RSA":
-                modulus = _attribute(obj, Attribute.MODULUS)
-                if modulus:
-                    return b"rsa:" + bytes(modulus).lstrip(b"\0")
-            elif entry.key_type == "EC" and not entry.private:
-                point = _attribute(obj, Attribute.EC_POINT)
-                if point:
-                    return b"ec:" + _ec_point(bytes(point))
-        return None
+        return entry, fingerprint
 
     def _inventory(
         self,
     ) -> tuple[list[CertificateEntry], list[tuple[KeyEntry, pkcs11.Object]]]:
-        private = [(self._key_entry(o, True), o) for o in self._objects(ObjectClass.PRIVATE_KEY)]
-        public = [(self._key_entry(o, False), o) for o in self._objects(ObjectClass.PUBLIC_KEY)]
+        private = [(*self._read_key(o, True), o) for o in self._objects(ObjectClass.PRIVATE_KEY)]
+        public = [(*self._read_key(o, False), o) for o in self._objects(ObjectClass.PUBLIC_KEY)]
         by_fingerprint: dict[bytes, KeyEntry] = {}
-        for entry, obj in private:
-            fingerprint = self._key_fingerprint(obj, entry)
+        for entry, fingerprint, _ in private:
             if fingerprint:
                 by_fingerprint.setdefault(fingerprint, entry)
         # EC private keys expose no point: reach them through the public-key object of
         # the same pair (same CKA_ID), whose CKA_EC_POINT is readable.
         public_fingerprints: dict[bytes, KeyEntry] = {}
-        private_by_id = {e.id: e for e, _ in private if e.id}
-        for entry, obj in public:
-            fingerprint = self._key_fingerprint(obj, entry)
+        private_by_id = {e.id: e for e, _, _ in private if e.id}
+        for entry, fingerprint, _ in public:
             if not fingerprint:
                 continue
             public_fingerprints.setdefault(fingerprint, entry)
             if entry.id in private_by_id:
                 by_fingerprint.setdefault(fingerprint, private_by_id[entry.id])
+        public_by_id = (
+            {e.id: e for e, _, _ in public if e.id}
+            if not private_by_id and not self.logged_in else None
+        )
 
         certificates = []
         for obj in self._objects(ObjectClass.CERTIFICATE):
@@ -366,9 +364,9 @@ class TokenSession:
                 der = bytes(_attribute(obj, Attribute.VALUE, b"") or b"")
             certificates.append(
                 self._pair(cert_id, label, der, private_by_id, by_fingerprint,
-                           public, public_fingerprints)
+                           public_by_id, public_fingerprints)
             )
-        return certificates, private
+        return certificates, [(entry, obj) for entry, _, obj in private]
 
     def _pair(
         self,
@@ -377,9 +375,10 @@ class TokenSession:
         der: bytes,
         private_by_id: dict[bytes, KeyEntry],
         by_fingerprint: dict[bytes, KeyEntry],
-        public: list[tuple[KeyEntry, pkcs11.Object]],
+        public_by_id: dict[bytes, KeyEntry] | None,
         public_fingerprints: dict[bytes, KeyEntry],
     ) -> CertificateEntry:
+        """Pair one certificate; ``public_by_id`` is None once private keys are visible."""
         try:
             certificate = x509.load_der_x509_certificate(der)
         except ValueError as exc:
@@ -390,10 +389,9 @@ class TokenSession:
             key, match = private_by_id[cert_id], "id"
         elif fingerprint and fingerprint in by_fingerprint:
             key, match = by_fingerprint[fingerprint], "public-key"
-        elif not private_by_id and not self.logged_in:
+        elif public_by_id is not None:
             # Private keys are invisible before login (CKA_PRIVATE). A public-key object
             # of the pair shows the key pair exists; login confirms it.
-            public_by_id = {e.id: e for e, _ in public if e.id}
             if cert_id and cert_id in public_by_id:
                 key, match = public_by_id[cert_id], "public-key-object"
             elif fingerprint and fingerprint in public_fingerprints:
