@@ -14,19 +14,23 @@ variable named by ``--pin-env``, from the first line of standard input with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import traceback
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
+from cryptography import x509
 
 import drivers
 import signsvc
 from drivers import PROTECTED_AUTH, TokenError, TokenInfo
+from signsvc.audit import VIETNAM_TIME
 from signsvc.errors import PinSourceError, SignsvcError
 from signsvc.tokens import Inventory, TokenReport
 
@@ -164,13 +168,7 @@ def tokens(
     """
     if pin_env and pin_stdin:
         raise click.UsageError("give at most one of --pin-env and --pin-stdin")
-    key_id = None
-    if cert_id is not None:
-        try:
-            key_id = bytes.fromhex(cert_id)
-        except ValueError:
-            raise click.BadParameter(f"{cert_id!r} is not hexadecimal",
-                                     param_hint="--cert-id") from None
+    key_id = _hex_id(cert_id)
     pin = _pin_source(pin_env, pin_stdin)
 
     if test_sign:
@@ -210,6 +208,219 @@ def tokens(
         _print_inventory(report)
     failed = [m for m in report.modules if m.error and m.candidate.source == "explicit"]
     sys.exit(EXIT_TOKEN if failed else EXIT_OK)
+
+
+def _secret(pin_env: str | None, pin_stdin: bool, prompt: str) -> str:
+    """A password (PKCS#12 file, ...) from the same sources as a PIN."""
+    if pin_env:
+        value = os.environ.get(pin_env)
+        if not value:
+            raise PinSourceError(f"--pin-env {pin_env}: the variable is unset or empty")
+        return value
+    if pin_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise PinSourceError("--pin-stdin: nothing on standard input")
+        return line
+    if not sys.stdin.isatty():
+        raise PinSourceError(f"{prompt} is needed and standard input is not a terminal: "
+                             "use --pin-env VAR or --pin-stdin")
+    return str(click.prompt(prompt, hide_input=True, err=True, show_default=False))
+
+
+def _env_value(option: str, name: str | None) -> str | None:
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if value is None:
+        raise click.BadParameter(f"the variable {name} is unset", param_hint=option)
+    return value
+
+
+def _load_certificates(paths: tuple[Path, ...], option: str) -> tuple[x509.Certificate, ...]:
+    from signsvc.signing import load_certificates
+
+    found: list[x509.Certificate] = []
+    for path in paths:
+        found += load_certificates(path)
+    return tuple(found)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (created if missing); outputs keep the input names.")
+@click.option("--suffix", help="Write NAME<SUFFIX>.pdf beside each input instead.")
+@click.option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
+              help="PKCS#11 module to use (repeatable). Default: discover them.")
+@click.option("--token", "label", help="Token label (exact, with diacritics).")
+@click.option("--serial", help="Token serial number.")
+@click.option("--cert-id", help="CKA_ID (hex) of the signing certificate.")
+@click.option("--pkcs12", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Sign with a PKCS#12 file instead of a token.")
+@click.option("--chain", "chain_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="PEM/DER intermediates to embed when the token lacks them (repeatable).")
+@click.option("--trust", "trust_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Root certificates for collecting revocation data (B-LT, B-LTA).")
+@click.option("--pin-env", metavar="VAR", help="Read the PIN (or PKCS#12 password) from VAR.")
+@click.option("--pin-stdin", is_flag=True, help="Read the PIN from the first line of stdin.")
+@click.option("--level", default="B-B", show_default=True,
+              type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), help="PAdES baseline level.")
+@click.option("--tsa", "tsa_url", metavar="URL", help="RFC 3161 time-stamping authority.")
+@click.option("--tsa-user", help="HTTP basic-auth user for the TSA.")
+@click.option("--tsa-password-env", metavar="VAR", help="TSA password from this variable.")
+@click.option("--reason", help='Reason shown in the signature, e.g. "Phê duyệt".')
+@click.option("--location", help='Location shown in the signature, e.g. "Cần Thơ".')
+@click.option("--field", help="Signature field to fill or create (default SignatureN).")
+@click.option("--hash", "hash_algorithm", default="sha256", show_default=True,
+              type=click.Choice(["sha256", "sha384", "sha512"]), help="Digest algorithm.")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Documents prepared in parallel while the token signs.")
+@click.option("--executor", type=click.Choice(["thread", "process"]),
+              help="Kind of parallel workers (default: processes where fork exists).")
+@click.option("--resume", is_flag=True, help="Skip documents already signed (by hash).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--pdf-password-env", metavar="VAR",
+              help="User password of encrypted PDFs, from this variable.")
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+              help="Audit journal (SQLite). Default: $SIGNSVC_AUDIT_DB or "
+                   "~/.local/share/signsvc/audit.sqlite3.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
+def sign(
+    inputs: tuple[Path, ...], out_dir: Path | None, suffix: str | None,
+    modules: tuple[str, ...], label: str | None, serial: str | None, cert_id: str | None,
+    pkcs12: Path | None, chain_files: tuple[Path, ...], trust_files: tuple[Path, ...],
+    pin_env: str | None, pin_stdin: bool, level: str, tsa_url: str | None,
+    tsa_user: str | None, tsa_password_env: str | None, reason: str | None,
+    location: str | None, field: str | None, hash_algorithm: str, jobs: int,
+    executor: str | None, resume: bool, overwrite: bool, pdf_password_env: str | None,
+    journal: Path | None, as_json: bool,
+) -> None:
+    """Sign PDF decisions with one PIN entry: PAdES B-B to B-LTA through pyHanko.
+
+    INPUTS are PDF files or folders (their *.pdf). Inputs are never modified; outputs
+    are written atomically. Exit 0 when every document is signed (or skipped with
+    --resume), 1 when some failed, 2 on usage or bad input, 3 on a token error.
+    """
+    from signsvc.audit import AuditJournal
+    from signsvc.batch import collect_inputs, sign_iter
+    from signsvc.signing import Level, SignOptions
+
+    if (out_dir is None) == (suffix is None):
+        raise click.UsageError("give exactly one of --out DIR and --suffix SUFFIX")
+    if pin_env and pin_stdin:
+        raise click.UsageError("give at most one of --pin-env and --pin-stdin")
+    if pkcs12 and (modules or label or serial or cert_id):
+        raise click.UsageError("--pkcs12 signs without a token: drop the token options")
+    if Level(level).needs_tsa and not tsa_url:
+        raise click.UsageError(f"--level {level} needs --tsa URL")
+    tsa_auth = None
+    if tsa_user is not None:
+        tsa_auth = (tsa_user, _env_value("--tsa-password-env", tsa_password_env) or "")
+    documents = collect_inputs(list(inputs))
+    if not documents:
+        raise click.UsageError("no PDF found in the given inputs")
+    options = SignOptions(
+        level=Level(level), tsa_url=tsa_url, tsa_auth=tsa_auth, reason=reason,
+        location=location, field=field, hash_algorithm=hash_algorithm,
+        chain=_load_certificates(chain_files, "--chain"),
+        trust=_load_certificates(trust_files, "--trust"),
+        password=_env_value("--pdf-password-env", pdf_password_env), overwrite=overwrite)
+
+    with contextlib.ExitStack() as stack:
+        if pkcs12 is not None:
+            from drivers import Pkcs12Key
+
+            key: drivers.KeySigner = Pkcs12Key.load(
+                pkcs12, _secret(pin_env, pin_stdin, f"Password for {pkcs12.name}"))
+        else:
+            key_id = _hex_id(cert_id)
+            key = stack.enter_context(signsvc.tokens.open_token_key(
+                modules, label=label, serial=serial, cert_id=key_id,
+                pin=_pin_source(pin_env, pin_stdin)))
+        audit = stack.enter_context(AuditJournal.open(journal))
+        results = sign_iter(documents, out_dir, key, suffix=suffix, jobs=jobs,
+                            executor=_executor(executor),
+                            resume=resume, journal=audit, options=options)
+        counts = {"signed": 0, "skipped": 0, "failed": 0}
+        token_failed = False
+        bar = None
+        if sys.stderr.isatty():
+            bar = stack.enter_context(click.progressbar(
+                length=len(documents), label="Signing", file=sys.stderr))
+        for result in results:
+            counts[result.status] += 1
+            token_failed |= isinstance(result.exception, TokenError)
+            if bar is not None:
+                bar.update(1)
+            if as_json:
+                click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+            elif result.status == "failed":
+                click.echo(f"FAILED   {result.input}: {result.error}")
+            else:
+                click.echo(f"{result.status:<8} {result.input} -> {result.output}")
+    click.echo(f"{counts['signed']} signed, {counts['skipped']} skipped, "
+               f"{counts['failed']} failed; journal {audit.path}", err=True)
+    if token_failed:
+        sys.exit(EXIT_TOKEN)
+    sys.exit(EXIT_CHECK_FAILED if counts["failed"] else EXIT_OK)
+
+
+def _executor(choice: str | None) -> Literal["thread", "process"]:
+    from signsvc.batch import DEFAULT_EXECUTOR
+
+    if choice is None:
+        return DEFAULT_EXECUTOR
+    return "process" if choice == "process" else "thread"
+
+
+def _hex_id(cert_id: str | None) -> bytes | None:
+    if cert_id is None:
+        return None
+    try:
+        return bytes.fromhex(cert_id)
+    except ValueError:
+        raise click.BadParameter(f"{cert_id!r} is not hexadecimal",
+                                 param_hint="--cert-id") from None
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time",
+                                 param_hint="--since") from None
+    # A date or time without zone means Vietnam time: what an admin here types.
+    return moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM_TIME)
+
+
+@cli.command()
+@click.option("--since", help="Only attempts at or after this ISO 8601 date/time "
+                              "(Vietnam time unless a zone is given).")
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+              help="Audit journal to read (default as for 'sign').")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def audit(since: str | None, journal: Path | None, as_json: bool) -> None:
+    """Print the audit journal of signing attempts (times in Vietnam time)."""
+    from signsvc.audit import default_journal_path, iter_entries
+
+    path = journal or default_journal_path()
+    entries = list(iter_entries(path, _parse_since(since)))
+    if as_json:
+        click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2))
+        return
+    if not entries:
+        click.echo(f"No signing attempts recorded in {path}.")
+    for entry in entries:
+        when = entry.local_time.isoformat(timespec="seconds")
+        detail = entry.output_path if entry.status != "failed" else entry.error
+        click.echo(f"{when}  {entry.status:<7}  {entry.level or '-':<5}  {entry.input_path}"
+                   f"  ->  {detail}")
+        click.echo(f"    signer {entry.signer_subject} (serial {entry.signer_serial})")
 
 
 def _exit_code(exc: BaseException) -> int:

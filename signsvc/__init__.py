@@ -10,7 +10,16 @@ The token layer lives in :mod:`drivers`; signsvc builds on it and never imports 
 Imports are kept light: listing tokens must not load pyHanko.
 """
 
-from signsvc.errors import BadInputError, PinSourceError, SignsvcError
+from signsvc.audit import AuditJournal
+from signsvc.batch import sign_batch
+from signsvc.errors import (
+    BadInputError,
+    OutputError,
+    PinSourceError,
+    SigningError,
+    SignsvcError,
+)
+from signsvc.signing import Level, SignOptions, SignResult, sign_pdf
 from signsvc.tokens import (
     Inventory,
     ModuleReport,
@@ -21,14 +30,22 @@ from signsvc.tokens import (
 )
 
 __all__ = [
+    "AuditJournal",
     "BadInputError",
     "Inventory",
+    "Level",
     "ModuleReport",
+    "OutputError",
     "PinSourceError",
+    "SignOptions",
+    "SignResult",
+    "SigningError",
     "SignsvcError",
     "TestSignResult",
     "TokenReport",
     "inventory",
+    "sign_batch",
+    "sign_pdf",
     "test_sign",
 ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BadInputError", "PinSourceError", "SignsvcError"]
+__all__ = ["BadInputError", "OutputError", "PinSourceError", "SigningError", "SignsvcError"]
 
 
 class SignsvcError(Exception):
@@ -32,3 +32,72 @@ class BadInputError(SignsvcError):
 
 class PinSourceError(SignsvcError):
     """No PIN could be obtained (empty variable, nothing on stdin, no terminal)."""
+
+
+class SigningError(SignsvcError):
+    """A document could not be signed for a reason other than its input or the token
+    (the time-stamping authority refused, revocation data could not be fetched, ...).
+
+    Attributes:
+        path: the input document, when there is one.
+        reason: what went wrong, in words for the user.
+    """
+
+    def __init__(self, reason: str, *, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}" if self.path else reason)
+
+
+class OutputError(SignsvcError):
+    """The signed output could not be written (exists, read-only directory, disk full).
+
+    Attributes:
+        path: the output that was not written.
+        reason: why, in words for the user.
+    """
+
+    def __init__(self, reason: str, *, path: Path | str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ValidationSetupError(SignsvcError):
+    """Chain validation could not run: an option or an input object is unusable.
+
+    A *verdict* (revoked, expired, no path) is never raised; it is a
+    :class:`signsvc.chain.ChainResult`. This error means the question itself was malformed.
+
+    Attributes:
+        argument: the keyword argument at fault (``"at"``, ``"revocation"``...).
+        reason: what is wrong with it, in words for the user.
+    """
+
+    def __init__(self, reason: str, *, argument: str | None = None) -> None:
+        self.argument = argument
+        self.reason = reason
+        super().__init__(f"{argument}: {reason}" if argument else reason)
+
+
+class TrustError(SignsvcError):
+    """A trust anchor could not be loaded, added, found or removed.
+
+    Attributes:
+        reason: what went wrong, in words for the user.
+        path: the file or directory concerned, when there is one.
+        fingerprint: SHA-256 fingerprint (upper-case hex) of the certificate concerned.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: Path | str | None = None,
+        fingerprint: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.path = Path(path) if path is not None else None
+        self.fingerprint = fingerprint
+        where = f"{self.path}: " if self.path else ""
+        super().__init__(f"{where}{reason}")
