@@ -17,12 +17,14 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import io
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -213,11 +215,15 @@ class DocumentSigner:
         self._timestamper = None
         if options.level.needs_tsa:
             assert options.tsa_url is not None
+            headers = {}
+            if options.tsa_auth is not None:
+                # RFC 7617 basic credentials as a header: aiohttp deprecates auth=.
+                pair = ":".join(options.tsa_auth).encode()
+                headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
             self._timestamper = HTTPTimeStamper(
-                options.tsa_url, auth=options.tsa_auth, timeout=options.timeout)
-        self._validation_context = None
-        if options.level.needs_revocation:
-            self._validation_context = _validation_context(key, options)
+                options.tsa_url, headers=headers, timeout=options.timeout)
+        self._validation_context: Any = None
+        self._context_made = 0.0
         self._bytes_reserved: int | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.get_ident()
@@ -284,11 +290,28 @@ class DocumentSigner:
         except (OSError, TimeoutError) as exc:
             raise SigningError(f"network or file error while signing: {exc}",
                                path=input) from exc
-        except Exception as exc:  # aiohttp, asn1crypto, pyhanko_certvalidator, ...
-            if type(exc).__module__.startswith(("aiohttp", "pyhanko", "asn1crypto")):
-                raise SigningError(f"{type(exc).__name__}: {exc}", path=input) from exc
-            raise
+        except Exception as exc:
+            # aiohttp, asn1crypto, pyhanko_certvalidator, and pyHanko's ValueError for
+            # a TSA rejection (asn1crypto wants a token even in a rejection, RFC 3161
+            # §2.4.2 forbids one): one document fails, with the cause named.
+            raise SigningError(f"{type(exc).__name__}: {exc}", path=input) from exc
         return out.getvalue(), field_name, moment
+
+    def _current_context(self) -> Any:
+        """The validation context, renewed each minute.
+
+        pyHanko fixes a context's validation time when it is made and drops OCSP
+        responses produced after that time (beyond its tolerance) as "too new", so one
+        context cannot serve a long batch; within a minute its CRL/OCSP cache is reused.
+        """
+        if not self.options.level.needs_revocation:
+            return None
+        if self._validation_context is None or time.monotonic() - self._context_made > 60:
+            if self._validation_context is not None:
+                self._loop.run_until_complete(self._validation_context.aclose())
+            self._validation_context = _validation_context(self.key, self.options)
+            self._context_made = time.monotonic()
+        return self._validation_context
 
     def _metadata(self, field_name: str) -> Any:
         from pyhanko.sign.fields import SigSeedSubFilter
@@ -303,7 +326,7 @@ class DocumentSigner:
             subfilter=SigSeedSubFilter.PADES,
             embed_validation_info=level.needs_revocation,
             use_pades_lta=level is Level.B_LTA,
-            validation_context=self._validation_context,
+            validation_context=self._current_context(),
             # Vietnamese signing certificates carry digitalSignature and
             # nonRepudiation; requiring either keeps older certificates usable.
             signer_key_usage={"digital_signature"},
@@ -402,6 +425,9 @@ def _validation_context(key: KeySigner, options: SignOptions) -> Any:
         trust_roots=_unique(asn1(c) for c in roots),
         other_certs=_unique(asn1(c) for c in pool),
         allow_fetching=True, revocation_mode="hard-fail",
+        # OCSP responders stamp thisUpdate "now"; allow for clock skew between them
+        # and this machine.
+        time_tolerance=timedelta(minutes=5),
         fetcher_backend=_fetchers(options.timeout))
 
 
