@@ -16,10 +16,13 @@ cd "$here"
 #   p11-kit p11-kit-modules   the module registry signsvc discovers modules from
 #   pcscd vsmartcard-vpcd     the PC/SC stack for the virtual smart card
 #   poppler-utils             pdfsig / pdftoppm / pdffonts, independent PDF checkers
+#   libnss3-tools             certutil / vfychain: the NSS trust store pdfsig checks with
+#   icc-profiles-free         sRGB profile for the PDF/A bad-input case
 #   fonts-liberation2         Times-New-Roman-metric serif with Vietnamese coverage
 apt_packages=(
     softhsm2 opensc opensc-pkcs11 p11-kit p11-kit-modules
-    pcscd vsmartcard-vpcd poppler-utils fonts-liberation2
+    pcscd vsmartcard-vpcd poppler-utils libnss3-tools icc-profiles-free
+    fonts-liberation2
     python3-venv
 )
 

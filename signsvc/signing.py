@@ -90,7 +90,7 @@ class SignOptions:
     overwrite: bool = False
     """Replace an existing output instead of failing."""
     timeout: float = 10.0
-    """Seconds allowed for each TSA, OCSP or CRL request."""
+    """Seconds allowed for each TSA request (CRL and OCSP fetches use pyHanko's 10 s)."""
 
     def __post_init__(self) -> None:
         level = Level(self.level)
@@ -427,14 +427,7 @@ def _validation_context(key: KeySigner, options: SignOptions) -> Any:
         allow_fetching=True, revocation_mode="hard-fail",
         # OCSP responders stamp thisUpdate "now"; allow for clock skew between them
         # and this machine.
-        time_tolerance=timedelta(minutes=5),
-        fetcher_backend=_fetchers(options.timeout))
-
-
-def _fetchers(timeout: float) -> Any:
-    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-
-    return AIOHttpFetcherBackend(per_request_timeout=int(max(1, timeout)))
+        time_tolerance=timedelta(minutes=5))
 
 
 def _unique(items: Iterable[Any]) -> list[Any]:

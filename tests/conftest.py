@@ -153,3 +153,27 @@ def pin() -> str:
 @pytest.fixture(scope="session")
 def pki() -> Path:
     return PKI
+
+
+from certs_test.services import TestServices  # noqa: E402 (after the sys.path set-up)
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[TestServices]:
+    """The test PKI's CRL, certificate, OCSP and TSA services, for the whole session.
+
+    They listen on 127.0.0.1:18480, the port baked into every certificate's CDP and AIA
+    URLs, so pyHanko finds them on its own. Tests that flip ``delay``/``fail_*`` restore
+    them (use ``services.failing(...)``); compare ``hits`` after ``reset_hits()``.
+    """
+    with TestServices(PKI) as running:
+        yield running
+
+
+@pytest.fixture
+def tsa_auth_services() -> Iterator[TestServices]:
+    """A second instance on a free port whose TSA requires HTTP basic auth
+    (``tsa_auth`` holds the credentials). Only its TSA URL is meaningful: certificates
+    point at port 18480."""
+    with TestServices(PKI, port=0, tsa_auth=("tsa-user", "tsa-pass-TEST-ONLY")) as running:
+        yield running
