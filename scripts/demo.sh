@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The main job on built-in test material: create the demo SoftHSM tokens from
-# certs_test/ (an official's and her organisation's), list them, and test-sign with the
-# official's key. Run scripts/setup.sh first. TEST ONLY: the demo PIN is 123456.
+# certs_test/ (an official's and her organisation's), list them, test-sign, then sign
+# the sample decisions in samples/ with one PIN entry: the official at PAdES B-LT
+# (time-stamp and revocation data from the test PKI services started here on
+# 127.0.0.1:18480), then the organisation on top. Run scripts/setup.sh first.
+# TEST ONLY: the demo PIN is 123456.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,5 +24,40 @@ SIGNSVC_DEMO_PIN=123456 .venv/bin/signsvc tokens --module "$module" \
     --token "Nguyễn Thị Lấp Lánh Ánh" --cert-id 01 --pin-env SIGNSVC_DEMO_PIN --test-sign
 
 echo
+echo "== test PKI services (TSA, OCSP, CRL) on 127.0.0.1:18480"
+.venv/bin/python -m certs_test.services --port 18480 >"$demo/services.log" 2>&1 &
+services=$!
+trap 'kill $services 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+    grep -q "127.0.0.1:18480" "$demo/services.log" 2>/dev/null && break
+    sleep 0.1
+done
+
+rm -rf "$demo/signed" "$demo/issued"
+echo
+echo "== signsvc sign samples/ --level B-LT (the official, one PIN for the batch)"
+SIGNSVC_DEMO_PIN=123456 .venv/bin/signsvc sign samples/ --out "$demo/signed" \
+    --module "$module" --token "Nguyễn Thị Lấp Lánh Ánh" --cert-id 01 \
+    --pin-env SIGNSVC_DEMO_PIN --level B-LT --tsa http://127.0.0.1:18480/tsa \
+    --trust certs_test/gov-root-g2.crt.pem --reason "Phê duyệt" --location "Cần Thơ" \
+    --journal "$demo/audit.sqlite3"
+
+echo
+echo "== signsvc sign --suffix (the clerk issues them with the organisation's token)"
+SIGNSVC_DEMO_PIN=123456 .venv/bin/signsvc sign "$demo/signed" --suffix "-ban-hanh" \
+    --module "$module" --token "UBND quận Ô Môn" --pin-env SIGNSVC_DEMO_PIN \
+    --level B-T --tsa http://127.0.0.1:18480/tsa --reason "Ban hành" \
+    --journal "$demo/audit.sqlite3"
+
+echo
+echo "== signsvc audit"
+.venv/bin/signsvc audit --journal "$demo/audit.sqlite3"
+
+echo
+echo "== pdfsig $demo/signed/quyet-dinh-123-ban-hanh.pdf"
+pdfsig "$demo/signed/quyet-dinh-123-ban-hanh.pdf" | grep -E "Signature #|Common Name|Signature Validation|Total"
+
+echo
+echo "Signed decisions: $demo/signed/ (NAME.pdf by the official, NAME-ban-hanh.pdf issued)"
 echo "Demo tokens live in $demo; to use them yourself:"
 echo "  export SOFTHSM2_CONF=$SOFTHSM2_CONF"

@@ -161,8 +161,9 @@ class AuditJournal:
             cert.subject.rfc4514_string() if cert else None,
             format(cert.serial_number, "x") if cert else None,
             cert.issuer.rfc4514_string() if cert else None,
-            str(result.input), result.input_sha256,
-            str(result.output) if result.output else None, result.output_sha256,
+            # Absolute paths: a journal outlives the directory the command ran in.
+            os.path.abspath(result.input), result.input_sha256,
+            os.path.abspath(result.output) if result.output else None, result.output_sha256,
             result.level.value if result.level else None, tsa, result.error, batch,
         )
         with self._transaction():
@@ -188,7 +189,7 @@ class AuditJournal:
         """SHA-256 of the last output recorded as signed from this input at ``output``."""
         row = self._db.execute(
             "SELECT output_sha256 FROM attempts WHERE status='signed' AND input_sha256=? "
-            "AND output_path=? ORDER BY id DESC LIMIT 1", (input_sha256, str(output))
+            "AND output_path=? ORDER BY id DESC LIMIT 1", (input_sha256, os.path.abspath(output))
         ).fetchone()
         return row[0] if row else None
 
