@@ -94,7 +94,8 @@ class PdfsigSignature:
     signer_dn: str
     """As pdfsig prints it, e.g. ``CN=...,L=Cần Thơ,OU=TEST ONLY,O=...,C=VN``."""
     signing_time: datetime | None
-    """The signer-claimed time (CMS signingTime or /M), aware UTC, whole seconds."""
+    """The signing time pdfsig shows (claimed by the signer, not a time-stamp), aware
+    UTC, whole seconds."""
     hash_algorithm: str
     """e.g. ``SHA-256``."""
     signature_type: str
@@ -107,7 +108,8 @@ class PdfsigSignature:
     """e.g. "Signature is Valid.", "Digest Mismatch."."""
     certificate_validation: str | None
     """pdfsig's text, None when absent (invalid digest, ``-nocert``). See the module
-    docstring for why poppler 22.12 never prints "Certificate is Trusted."."""
+    docstring for why poppler 22.12 prints "Unknown issue with Certificate or corrupted
+    data." where it means "Certificate is Trusted."."""
     nss_chain_trusted: bool | None
     """NSS's own verdict on the signer's chain (``vfychain``, email-signer usage), None
     when not checked (no NSS database given)."""
