@@ -287,6 +287,32 @@ def _load_certificates(paths: tuple[Path, ...], option: str) -> tuple[x509.Certi
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
               help="Audit journal (SQLite). Default: $SIGNSVC_AUDIT_DB or "
                    "~/.local/share/signsvc/audit.sqlite3.")
+@click.option("--profile", default="invisible", show_default=True,
+              type=click.Choice(["invisible", "personal", "organisation", "attachment",
+                                 "appendix", "copy"]),
+              help="Decree 30/2020 App. I appearance.")
+@click.option("--signature-image", type=click.Path(dir_okay=False, path_type=Path),
+              help="personal: handwritten signature PNG (blue, transparent).")
+@click.option("--anchor", help="personal: the printed name (image goes above it) or a "
+                               "placeholder like [[KY_SO]] (image goes on it).")
+@click.option("--page", type=int, help="Page for --box (1-based; -1 = last).")
+@click.option("--box", metavar="X,Y,W,H", help="Signature box in mm from the top-left.")
+@click.option("--appearance-text", is_flag=True,
+              help="personal: small text (signer, organisation, time) under the image.")
+@click.option("--seal-image", type=click.Path(dir_okay=False, path_type=Path),
+              help="organisation: the red seal PNG (transparent).")
+@click.option("--seal-size", type=float, metavar="MM", help="organisation: seal diameter.")
+@click.option("--org-name", help="organisation/copy: the organisation's name.")
+@click.option("--doc-number", help='issuance/attachment: e.g. "Số: 123/QĐ-UBND".')
+@click.option("--doc-date", help='issuance: e.g. "Cần Thơ, ngày 12 tháng 3 năm 2014".')
+@click.option("--number-anchor", help="issuance: placeholder where the number goes.")
+@click.option("--date-anchor", help="issuance: placeholder where the date line goes.")
+@click.option("--copy-form", type=click.Choice(["SAO Y", "SAO LỤC", "TRÍCH SAO"]),
+              help="copy: the copy form.")
+@click.option("--font", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TrueType font for text (default Liberation Serif).")
+@click.option("--force-organisation", is_flag=True,
+              help="organisation: sign even without a personal signature.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
 def sign(
     inputs: tuple[Path, ...], out_dir: Path | None, suffix: str | None,
@@ -296,7 +322,11 @@ def sign(
     tsa_user: str | None, tsa_password_env: str | None, reason: str | None,
     location: str | None, field: str | None, hash_algorithm: str, jobs: int,
     executor: str | None, resume: bool, overwrite: bool, pdf_password_env: str | None,
-    journal: Path | None, as_json: bool,
+    journal: Path | None, profile: str, signature_image: Path | None, anchor: str | None,
+    page: int | None, box: str | None, appearance_text: bool, seal_image: Path | None,
+    seal_size: float | None, org_name: str | None, doc_number: str | None,
+    doc_date: str | None, number_anchor: str | None, date_anchor: str | None,
+    copy_form: str | None, font: Path | None, force_organisation: bool, as_json: bool,
 ) -> None:
     """Sign PDF decisions with one PIN entry: PAdES B-B to B-LTA through pyHanko.
 
@@ -304,6 +334,7 @@ def sign(
     are written atomically. Exit 0 when every document is signed (or skipped with
     --resume), 1 when some failed, 2 on usage or bad input, 3 on a token error.
     """
+    from signsvc.appearance import AppearanceOptions, Profile
     from signsvc.audit import AuditJournal
     from signsvc.batch import collect_inputs, sign_iter
     from signsvc.signing import Level, SignOptions
@@ -327,7 +358,13 @@ def sign(
         location=location, field=field, hash_algorithm=hash_algorithm,
         chain=_load_certificates(chain_files, "--chain"),
         trust=_load_certificates(trust_files, "--trust"),
-        password=_env_value("--pdf-password-env", pdf_password_env), overwrite=overwrite)
+        password=_env_value("--pdf-password-env", pdf_password_env), overwrite=overwrite,
+        appearance=AppearanceOptions(
+            profile=Profile(profile), signature_image=signature_image, anchor=anchor,
+            page=page, box_mm=_box(box), show_text=appearance_text, seal_image=seal_image,
+            seal_size_mm=seal_size, org_name=org_name, doc_number=doc_number,
+            doc_date=doc_date, number_anchor=number_anchor, date_anchor=date_anchor,
+            copy_form=copy_form, font=font, force=force_organisation))
 
     with contextlib.ExitStack() as stack:
         if pkcs12 is not None:
@@ -368,6 +405,17 @@ def sign(
     sys.exit(EXIT_CHECK_FAILED if counts["failed"] else EXIT_OK)
 
 
+def _box(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        x, y, w, h = (float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not X,Y,W,H in millimetres",
+                                 param_hint="--box") from None
+    return x, y, w, h
+
+
 def _executor(choice: str | None) -> Literal["thread", "process"]:
     from signsvc.batch import DEFAULT_EXECUTOR
 
@@ -386,14 +434,14 @@ def _hex_id(cert_id: str | None) -> bytes | None:
                                  param_hint="--cert-id") from None
 
 
-def _parse_since(value: str | None) -> datetime | None:
+def _parse_time(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time",
-                                 param_hint="--since") from None
+                                 param_hint=option) from None
     # A date or time without zone means Vietnam time: what an admin here types.
     return moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM_TIME)
 
@@ -409,7 +457,7 @@ def audit(since: str | None, journal: Path | None, as_json: bool) -> None:
     from signsvc.audit import default_journal_path, iter_entries
 
     path = journal or default_journal_path()
-    entries = list(iter_entries(path, _parse_since(since)))
+    entries = list(iter_entries(path, _parse_time(since, "--since")))
     if as_json:
         click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2))
         return
@@ -421,6 +469,133 @@ def audit(since: str | None, journal: Path | None, as_json: bool) -> None:
         click.echo(f"{when}  {entry.status:<7}  {entry.level or '-':<5}  {entry.input_path}"
                    f"  ->  {detail}")
         click.echo(f"    signer {entry.signer_subject} (serial {entry.signer_serial})")
+
+
+def _read_all(paths: tuple[Path, ...]) -> list[x509.Certificate]:
+    from signsvc.trust import load_certificates
+
+    found: list[x509.Certificate] = []
+    for path in paths:
+        found += load_certificates(path.read_bytes(), path=path)
+    return found
+
+
+def _read_crls(paths: tuple[Path, ...]) -> list[x509.CertificateRevocationList]:
+    from signsvc.errors import BadInputError
+
+    crls = []
+    for path in paths:
+        data = path.read_bytes()
+        try:
+            crls.append(x509.load_pem_x509_crl(data) if b"-----BEGIN" in data
+                        else x509.load_der_x509_crl(data))
+        except ValueError as exc:
+            raise BadInputError(f"not a PEM or DER CRL: {exc}", path=path) from exc
+    return crls
+
+
+@cli.command()
+@click.argument("cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--intermediate", "intermediates", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Intermediate certificates (PEM bundle or DER; repeatable).")
+@click.option("--trust", "trust_paths", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="Trust anchors: files or folders (repeatable). Default: the user "
+                   "trust folder ('signsvc trust list').")
+@click.option("--crl", "crl_paths", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CRLs, PEM or DER (repeatable).")
+@click.option("--ocsp", "ocsp_paths", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="OCSP responses, DER (repeatable).")
+@click.option("--at", "at_text", help="Validation time, ISO 8601 (Vietnam time unless a "
+                                      "zone is given). Default: now.")
+@click.option("--policy", default="default", show_default=True,
+              type=click.Choice(["default", "historical"]),
+              help="historical accepts SHA-1 and small RSA keys (reported).")
+@click.option("--revocation", default="soft-fail", show_default=True,
+              type=click.Choice(["hard-fail", "soft-fail", "off"]))
+@click.option("--fetch", is_flag=True, help="Fetch missing CRLs/OCSP over HTTP.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def chain(cert: Path, intermediates: tuple[Path, ...], trust_paths: tuple[Path, ...],
+          crl_paths: tuple[Path, ...], ocsp_paths: tuple[Path, ...], at_text: str | None,
+          policy: str, revocation: str, fetch: bool, as_json: bool) -> None:
+    """Validate a certificate's chain to a trust anchor (RFC 5280, CRL/OCSP).
+
+    Exit 0 when valid, 1 when invalid or indeterminate, 2 on usage or bad input.
+    """
+    from signsvc.chain import validate_chain
+    from signsvc.revocation_fetch import RevocationFetcher
+    from signsvc.trust import TrustStore
+
+    leaf, *extra = _read_all((cert,))
+    store = TrustStore.from_paths(trust_paths) if trust_paths else TrustStore.user()
+    if not len(store):
+        raise click.UsageError("no trust anchor: give --trust FILE|DIR or add one with "
+                               "'signsvc trust add FILE'")
+    at = _parse_time(at_text, "--at") or datetime.now(VIETNAM_TIME)
+    result = validate_chain(
+        leaf, intermediates=[*extra, *_read_all(intermediates)], trust=store, at=at,
+        crls=_read_crls(crl_paths), ocsp_responses=[p.read_bytes() for p in ocsp_paths],
+        revocation=revocation,  # type: ignore[arg-type]
+        policy=policy, fetcher=RevocationFetcher(online=True) if fetch else None)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        verdict = result.indication.value + (
+            f" / {result.sub_indication.value}" if result.sub_indication else "")
+        click.echo(f"{verdict}: {result.reason}")
+        for depth, member in enumerate(result.path):
+            mark = "  <- failed here" if depth == result.failed_index else ""
+            click.echo(f"  {'  ' * depth}{member.subject.rfc4514_string()}{mark}")
+        for note in (*result.algorithm_notes, *result.notes):
+            click.echo(f"  note: {note}")
+    sys.exit(EXIT_OK if result.valid else EXIT_CHECK_FAILED)
+
+
+@cli.group()
+def trust() -> None:
+    """Manage your trust anchors (Vietnam has no trusted list: you choose the roots)."""
+
+
+@trust.command("add")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def trust_add(files: tuple[Path, ...]) -> None:
+    """Trust these CA certificates (copied into the user trust folder)."""
+    from signsvc.trust import add_trust_anchor
+
+    for path in files:
+        anchor = add_trust_anchor(path)
+        known = " (recognised by fingerprint)" if anchor.known else ""
+        click.echo(f"added {anchor.label}{known}: SHA-256 {anchor.fingerprint}")
+
+
+@trust.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def trust_list(as_json: bool) -> None:
+    """List the anchors in the user trust folder."""
+    from signsvc.trust import list_trust_anchors, user_trust_dir
+
+    anchors = list_trust_anchors()
+    if as_json:
+        click.echo(json.dumps([a.to_json() for a in anchors], ensure_ascii=False, indent=2))
+        return
+    if not anchors:
+        click.echo(f"No trust anchors in {user_trust_dir()}; add one with "
+                   "'signsvc trust add FILE'.")
+    for anchor in anchors:
+        click.echo(f"{anchor.label}\n  {anchor.subject}\n  SHA-256 {anchor.fingerprint}")
+
+
+@trust.command("remove")
+@click.argument("fingerprint")
+def trust_remove(fingerprint: str) -> None:
+    """Stop trusting the anchor with this SHA-256 fingerprint."""
+    from signsvc.trust import remove_trust_anchor
+
+    click.echo(f"removed {remove_trust_anchor(fingerprint)}")
 
 
 def _exit_code(exc: BaseException) -> int:

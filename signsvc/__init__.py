@@ -10,14 +10,20 @@ The token layer lives in :mod:`drivers`; signsvc builds on it and never imports 
 Imports are kept light: listing tokens must not load pyHanko.
 """
 
+from signsvc.algorithms import ValidationPolicy
+from signsvc.appearance import AppearanceOptions, Profile
 from signsvc.audit import AuditJournal
 from signsvc.batch import sign_batch
+from signsvc.chain import ChainResult, ValidationCache, validate_chain
 from signsvc.errors import (
+    AppearanceError,
     BadInputError,
     OutputError,
     PinSourceError,
     SigningError,
     SignsvcError,
+    TrustError,
+    ValidationSetupError,
 )
 from signsvc.signing import Level, SignOptions, SignResult, sign_pdf
 from signsvc.tokens import (
@@ -28,25 +34,36 @@ from signsvc.tokens import (
     inventory,
     test_sign,
 )
+from signsvc.trust import TrustStore
 
 __all__ = [
+    "AppearanceError",
+    "AppearanceOptions",
     "AuditJournal",
     "BadInputError",
+    "ChainResult",
     "Inventory",
     "Level",
     "ModuleReport",
     "OutputError",
     "PinSourceError",
+    "Profile",
     "SignOptions",
     "SignResult",
     "SigningError",
     "SignsvcError",
     "TestSignResult",
     "TokenReport",
+    "TrustError",
+    "TrustStore",
+    "ValidationCache",
+    "ValidationPolicy",
+    "ValidationSetupError",
     "inventory",
     "sign_batch",
     "sign_pdf",
     "test_sign",
+    "validate_chain",
 ]
 
 __version__ = "0.1.0"

@@ -44,6 +44,7 @@ from drivers import (
     TokenRemovedError,
 )
 from signsvc._files import remove_stale_temporaries, sha256_hex
+from signsvc.appearance import AppearanceMaker
 from signsvc.audit import AuditJournal
 from signsvc.errors import BadInputError
 from signsvc.signing import DocumentSigner, Level, SignOptions, SignResult
@@ -163,6 +164,9 @@ def sign_iter(
         raise TypeError("give options or option keywords, not both")
     if jobs < 1:
         raise BadInputError("jobs must be at least 1")
+    # The images and font are the same for every document: a problem with them is a
+    # problem with the batch, reported before anything is signed.
+    AppearanceMaker(options.appearance)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     batch_id = uuid.uuid4().hex[:12]

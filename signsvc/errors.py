@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BadInputError", "OutputError", "PinSourceError", "SigningError", "SignsvcError"]
+__all__ = [
+    "AppearanceError",
+    "BadInputError",
+    "OutputError",
+    "PinSourceError",
+    "SigningError",
+    "SignsvcError",
+    "TrustError",
+    "ValidationSetupError",
+]
 
 
 class SignsvcError(Exception):
@@ -101,3 +110,26 @@ class TrustError(SignsvcError):
         self.fingerprint = fingerprint
         where = f"{self.path}: " if self.path else ""
         super().__init__(f"{where}{reason}")
+
+
+class AppearanceError(SignsvcError):
+    """A visible signature or page text cannot be drawn as asked (font not installed,
+    characters the font has no glyph for, image unusable, position off the page).
+
+    Attributes:
+        reason: what is wrong, in words for the user.
+        path: the file concerned (the font, the image or the document), when there is one.
+        characters: the characters the font cannot draw, when that is the reason.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: Path | str | None = None,
+        characters: tuple[str, ...] = (),
+    ) -> None:
+        self.reason = reason
+        self.path = Path(path) if path is not None else None
+        self.characters = characters
+        super().__init__(f"{self.path}: {reason}" if self.path else reason)

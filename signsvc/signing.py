@@ -31,9 +31,11 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 
 from drivers import KeySigner, TokenError
 from signsvc._files import atomic_write, sha256_hex
+from signsvc.appearance import AppearanceMaker, AppearanceOptions
 from signsvc.errors import BadInputError, OutputError, SigningError, SignsvcError
 
 __all__ = ["Level", "SignOptions", "SignResult", "sign_pdf"]
@@ -91,6 +93,8 @@ class SignOptions:
     """Replace an existing output instead of failing."""
     timeout: float = 10.0
     """Seconds allowed for each TSA request (CRL and OCSP fetches use pyHanko's 10 s)."""
+    appearance: AppearanceOptions = dataclasses.field(default_factory=AppearanceOptions)
+    """How the signature looks (Decree 30/2020 App. I profile); invisible by default."""
 
     def __post_init__(self) -> None:
         level = Level(self.level)
@@ -170,6 +174,7 @@ def sign_pdf(
     password: str | None = None,
     overwrite: bool = False,
     timeout: float = 10.0,
+    appearance: AppearanceOptions | None = None,
 ) -> SignResult:
     """Sign ``input`` into ``output`` (a new file, written atomically).
 
@@ -187,7 +192,7 @@ def sign_pdf(
         level=Level(level), tsa_url=tsa_url, tsa_auth=tsa_auth, reason=reason,
         location=location, field=field, hash_algorithm=hash_algorithm, pss=pss,
         chain=tuple(chain), trust=tuple(trust), password=password, overwrite=overwrite,
-        timeout=timeout)
+        timeout=timeout, appearance=appearance or AppearanceOptions())
     with DocumentSigner(signer, options) as worker:
         result = worker.sign(input, output)
     if result.exception is not None:
@@ -225,6 +230,7 @@ class DocumentSigner:
         self._validation_context: Any = None
         self._context_made = 0.0
         self._bytes_reserved: int | None = None
+        self._look = AppearanceMaker(options.appearance)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.get_ident()
 
@@ -270,13 +276,28 @@ class DocumentSigner:
         if threading.get_ident() != self._thread:
             raise RuntimeError("a DocumentSigner belongs to the thread that made it")
         writer = _open_writer(input, data, self.options.password)
-        field_name = _choose_field(input, writer, self.options.field)
+        field_name, exists = _choose_field(input, writer, self.options.field)
         meta = self._metadata(field_name)
+        from pyhanko.sign.fields import SigFieldSpec
         from pyhanko.sign.signers import PdfSigner
 
-        pdf_signer = PdfSigner(meta, signer=self._pyhanko_signer, timestamper=self._timestamper)
-        out = io.BytesIO()
         moment = datetime.now(UTC).replace(microsecond=0)
+        stamp_style = field_spec = None
+        if self._look.visible:
+            plan = self._look.plan(
+                writer=writer, data=data, input=input, password=self.options.password,
+                signer_name=_name_part(self.key.certificate, NameOID.COMMON_NAME) or "",
+                organisation=_name_part(self.key.certificate, NameOID.ORGANIZATION_NAME),
+                moment=moment)
+            if plan is not None:
+                stamp_style = plan.stamp_style
+                if not exists:
+                    x0, y0, x1, y1 = (round(v) for v in plan.box)  # pyHanko wants ints
+                    field_spec = SigFieldSpec(field_name, on_page=plan.page,
+                                              box=(x0, y0, x1, y1))
+        pdf_signer = PdfSigner(meta, signer=self._pyhanko_signer, timestamper=self._timestamper,
+                               stamp_style=stamp_style, new_field_spec=field_spec)
+        out = io.BytesIO()
         try:
             reserved = self._reserve()
             self._loop.run_until_complete(pdf_signer.async_sign_pdf(
@@ -392,18 +413,24 @@ def _open_writer(input: Path, data: bytes, password: str | None) -> Any:
     return writer
 
 
-def _choose_field(input: Path, writer: Any, wanted: str | None) -> str:
+def _choose_field(input: Path, writer: Any, wanted: str | None) -> tuple[str, bool]:
+    """The field to sign and whether it exists already (empty)."""
     from pyhanko.sign.fields import enumerate_sig_fields
 
     existing = {name: value for name, value, _ in enumerate_sig_fields(writer)}
     if wanted is not None:
         if wanted in existing and existing[wanted] is not None:
             raise BadInputError(f"signature field {wanted!r} is already signed", path=input)
-        return wanted
+        return wanted, wanted in existing
     number = 1
     while f"Signature{number}" in existing:
         number += 1
-    return f"Signature{number}"
+    return f"Signature{number}", False
+
+
+def _name_part(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:
+    values = certificate.subject.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else None
 
 
 def _validation_context(key: KeySigner, options: SignOptions) -> Any:
