@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job on built-in test material: create the demo SoftHSM tokens from
 # certs_test/ (an official's and her organisation's), list them, test-sign, then sign
-# the sample decisions in samples/ with one PIN entry: the official at PAdES B-LT
-# (time-stamp and revocation data from the test PKI services started here on
-# 127.0.0.1:18480), then the organisation on top. Run scripts/setup.sh first.
+# the sample decisions in samples/ with one PIN entry: the leader at PAdES B-LT with her
+# handwritten signature (time-stamp and revocation data from the test PKI services
+# started here on 127.0.0.1:18480), then the organisation's seal on top, and the
+# appendix with the organisation's top-right signature. Run scripts/setup.sh first.
 # TEST ONLY: the demo PIN is 123456.
 set -euo pipefail
 
@@ -33,31 +34,44 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-rm -rf "$demo/signed" "$demo/issued"
+rm -rf "$demo/signed"
+name="Nguyễn Thị Lấp Lánh Ánh"
+org="Ủy ban nhân dân quận Ô Môn"
 echo
-echo "== signsvc sign samples/ --level B-LT (the official, one PIN for the batch)"
-SIGNSVC_DEMO_PIN=123456 .venv/bin/signsvc sign samples/ --out "$demo/signed" \
-    --module "$module" --token "Nguyễn Thị Lấp Lánh Ánh" --cert-id 01 \
-    --pin-env SIGNSVC_DEMO_PIN --level B-LT --tsa http://127.0.0.1:18480/tsa \
-    --trust certs_test/gov-root-g2.crt.pem --reason "Phê duyệt" --location "Cần Thơ" \
-    --journal "$demo/audit.sqlite3"
+echo "== signsvc sign: the leader signs three decisions at B-LT (one PIN for the batch)"
+SIGNSVC_DEMO_PIN=123456 .venv/bin/signsvc sign samples/quyet-dinh-*.pdf --out "$demo/signed" \
+    --module "$module" --token "$name" --cert-id 01 --pin-env SIGNSVC_DEMO_PIN \
+    --level B-LT --tsa http://127.0.0.1:18480/tsa --trust certs_test/gov-root-g2.crt.pem \
+    --reason "Phê duyệt" --location "Cần Thơ" --journal "$demo/audit.sqlite3" \
+    --profile personal --signature-image certs_test/images/signature.png --anchor "$name"
 
 echo
-echo "== signsvc sign --suffix (the clerk issues them with the organisation's token)"
-SIGNSVC_DEMO_PIN=123456 .venv/bin/signsvc sign "$demo/signed" --suffix "-ban-hanh" \
+echo "== signsvc sign: the clerk issues them with the organisation's seal (B-T)"
+SIGNSVC_DEMO_PIN=123456 .venv/bin/signsvc sign "$demo"/signed/quyet-dinh-*.pdf \
+    --suffix "-ban-hanh" --module "$module" --token "UBND quận Ô Môn" \
+    --pin-env SIGNSVC_DEMO_PIN --level B-T --tsa http://127.0.0.1:18480/tsa \
+    --reason "Ban hành" --journal "$demo/audit.sqlite3" --profile organisation \
+    --seal-image certs_test/images/seal.png --seal-size 36 --org-name "$org"
+
+echo
+echo "== signsvc sign: the appendix in a separate file, organisation only, top right"
+SIGNSVC_DEMO_PIN=123456 .venv/bin/signsvc sign samples/phu-luc-123.pdf --out "$demo/signed" \
     --module "$module" --token "UBND quận Ô Môn" --pin-env SIGNSVC_DEMO_PIN \
-    --level B-T --tsa http://127.0.0.1:18480/tsa --reason "Ban hành" \
-    --journal "$demo/audit.sqlite3"
+    --level B-T --tsa http://127.0.0.1:18480/tsa --journal "$demo/audit.sqlite3" \
+    --profile appendix --doc-number "Số: 123/QĐ-UBND"
 
 echo
 echo "== signsvc audit"
 .venv/bin/signsvc audit --journal "$demo/audit.sqlite3"
 
+issued="$demo/signed/quyet-dinh-123-ban-hanh.pdf"
 echo
-echo "== pdfsig $demo/signed/quyet-dinh-123-ban-hanh.pdf"
-pdfsig "$demo/signed/quyet-dinh-123-ban-hanh.pdf" | grep -E "Signature #|Common Name|Signature Validation|Total"
+echo "== pdfsig $issued"
+pdfsig "$issued" | grep -E "Signature #|Common Name|Signature Validation|Total"
+pdftoppm -r 60 -png -singlefile "$issued" "$demo/quyet-dinh-123-ban-hanh"
 
 echo
-echo "Signed decisions: $demo/signed/ (NAME.pdf by the official, NAME-ban-hanh.pdf issued)"
+echo "Signed decisions: $demo/signed/ (NAME.pdf by the leader, NAME-ban-hanh.pdf issued);"
+echo "page 1 of one, rendered: $demo/quyet-dinh-123-ban-hanh.png"
 echo "Demo tokens live in $demo; to use them yourself:"
 echo "  export SOFTHSM2_CONF=$SOFTHSM2_CONF"

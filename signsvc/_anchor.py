@@ -23,7 +23,7 @@ name, then the placeholder of one document analyses each page once.
 
 Coordinates: PDF user space of the page, in points, as ISO 32000-1 §8.3.2.3 defines
 it (origin bottom left unless the ``/MediaBox`` says otherwise): the frame that pyHanko
-field boxes and :func:`signsvc._pagetext.draw_text` use. A glyph's box spans its
+field boxes use. A glyph's box spans its
 advance width horizontally and, vertically, from the font's descent below the baseline
 to one font size above that (pdfminer's character box): for Liberation Serif at 13 pt,
 2.8 pt below to 10.2 pt above the baseline, so capital accents (Ấ) reach about 1.8 pt
