@@ -307,6 +307,10 @@ def _load_certificates(paths: tuple[Path, ...], option: str) -> tuple[x509.Certi
 @click.option("--doc-date", help='issuance: e.g. "Cần Thơ, ngày 12 tháng 3 năm 2014".')
 @click.option("--number-anchor", help="issuance: placeholder where the number goes.")
 @click.option("--date-anchor", help="issuance: placeholder where the date line goes.")
+@click.option("--number-box", metavar="X,Y,W,H",
+              help="issuance: or a box for the number (mm, top-left of the seal's page).")
+@click.option("--date-box", metavar="X,Y,W,H",
+              help="issuance: or a box for the date line (mm, top-left of the seal's page).")
 @click.option("--copy-form", type=click.Choice(["SAO Y", "SAO LỤC", "TRÍCH SAO"]),
               help="copy: the copy form.")
 @click.option("--font", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -326,7 +330,8 @@ def sign(
     page: int | None, box: str | None, appearance_text: bool, seal_image: Path | None,
     seal_size: float | None, org_name: str | None, doc_number: str | None,
     doc_date: str | None, number_anchor: str | None, date_anchor: str | None,
-    copy_form: str | None, font: Path | None, force_organisation: bool, as_json: bool,
+    number_box: str | None, date_box: str | None, copy_form: str | None,
+    font: Path | None, force_organisation: bool, as_json: bool,
 ) -> None:
     """Sign PDF decisions with one PIN entry: PAdES B-B to B-LTA through pyHanko.
 
@@ -361,10 +366,12 @@ def sign(
         password=_env_value("--pdf-password-env", pdf_password_env), overwrite=overwrite,
         appearance=AppearanceOptions(
             profile=Profile(profile), signature_image=signature_image, anchor=anchor,
-            page=page, box_mm=_box(box), show_text=appearance_text, seal_image=seal_image,
+            page=page, box_mm=_box(box, "--box"), show_text=appearance_text, seal_image=seal_image,
             seal_size_mm=seal_size, org_name=org_name, doc_number=doc_number,
             doc_date=doc_date, number_anchor=number_anchor, date_anchor=date_anchor,
-            copy_form=copy_form, font=font, force=force_organisation))
+            number_box_mm=_box(number_box, "--number-box"),
+            date_box_mm=_box(date_box, "--date-box"), copy_form=copy_form, font=font,
+            force=force_organisation))
 
     with contextlib.ExitStack() as stack:
         if pkcs12 is not None:
@@ -405,14 +412,14 @@ def sign(
     sys.exit(EXIT_CHECK_FAILED if counts["failed"] else EXIT_OK)
 
 
-def _box(value: str | None) -> tuple[float, float, float, float] | None:
+def _box(value: str | None, option: str) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
     try:
         x, y, w, h = (float(part) for part in value.split(","))
     except ValueError:
         raise click.BadParameter(f"{value!r} is not X,Y,W,H in millimetres",
-                                 param_hint="--box") from None
+                                 param_hint=option) from None
     return x, y, w, h
 
 

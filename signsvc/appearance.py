@@ -96,6 +96,10 @@ class AppearanceOptions:
     """issuance: placeholder text where the number goes."""
     date_anchor: str | None = None
     """issuance: placeholder text where the date line goes."""
+    number_box_mm: tuple[float, float, float, float] | None = None
+    """issuance: or a box (x, y, w, h in mm from the top-left of the seal's page)."""
+    date_box_mm: tuple[float, float, float, float] | None = None
+    """issuance: or a box for the date line, as ``number_box_mm``."""
     copy_form: str | None = None
     """copy: ``SAO Y``, ``SAO LỤC`` or ``TRÍCH SAO``."""
     font: Path | None = None
@@ -121,10 +125,13 @@ class AppearanceOptions:
                 return "needs a seal image and its size in mm"
             if not self.org_name:
                 return "needs the organisation name"
-            if (self.doc_number is None) != (self.number_anchor is None):
-                return "the number and its anchor go together"
-            if (self.doc_date is None) != (self.date_anchor is None):
-                return "the date line and its anchor go together"
+            for what, text, anchor, box in (
+                    ("number", self.doc_number, self.number_anchor, self.number_box_mm),
+                    ("date line", self.doc_date, self.date_anchor, self.date_box_mm)):
+                if (text is None) != (anchor is None and box is None):
+                    return f"the {what} needs exactly one place: an anchor or a box"
+                if anchor is not None and box is not None:
+                    return f"the {what} needs exactly one place: an anchor or a box"
         if profile in (Profile.ATTACHMENT, Profile.APPENDIX) and not self.doc_number:
             return "needs the document number and symbol"
         if profile is Profile.COPY:
@@ -182,18 +189,21 @@ class AppearanceMaker:
 
     def plan(self, *, writer: Any, data: bytes, input: Path, password: str | None,
              signer_name: str, organisation: str | None, moment: datetime
-             ) -> AppearancePlan | None:
-        """The widget and stamp of this document's signature (None: invisible)."""
+             ) -> list[AppearancePlan]:
+        """The widgets and stamps of this document's signatures, one per signature to
+        make, in order: empty when invisible; two when issuance text falls on another
+        page than the seal (a widget lives on one page, so the number and date get a
+        signature of their own, made first)."""
         profile = self.options.profile
         if profile is Profile.INVISIBLE:
-            return None
+            return []
         local = _vietnam_iso(moment)
         if profile is Profile.PERSONAL:
-            return self._personal(writer, data, input, password, signer_name,
-                                  organisation, local)
+            return [self._personal(writer, data, input, password, signer_name,
+                                   organisation, local)]
         if profile is Profile.ORGANISATION:
             return self._organisation(writer, data, input, password, local)
-        return self._top_right(writer, data, input, password, local)
+        return [self._top_right(writer, data, input, password, local)]
 
     # -- profiles -------------------------------------------------------------------
 
@@ -243,7 +253,7 @@ class AppearanceMaker:
         return self._composite(page, parts)
 
     def _organisation(self, writer: Any, data: bytes, input: Path, password: str | None,
-                      local: str) -> AppearancePlan:
+                      local: str) -> list[AppearancePlan]:
         from signsvc import _fonts
         from signsvc._stamp import Part
 
@@ -279,37 +289,47 @@ class AppearanceMaker:
         text_x = max(0.0, sx0 - _text_width(lines, size))
         parts += [Part("text", text_x, sy0 + 2 + (len(lines) - 1 - n) * size * 1.2,
                        text=line, size=size) for n, line in enumerate(lines)]
-        parts += self._issuance(data, input, password, page)
-        return self._composite(page, parts)
+        plans = []
+        for where, issued in self._issuance(data, input, password, page).items():
+            if where == page:
+                parts += issued
+            else:
+                plans.append(self._composite(where, issued))
+        return [*plans, self._composite(page, parts)]
 
     def _issuance(self, data: bytes, input: Path, password: str | None,
-                  page: int) -> list[Any]:
-        """The number and the date line over their placeholders, as parts of the
-        organisation's appearance (so every earlier signature stays unmodified)."""
+                  page: int) -> dict[int, list[Any]]:
+        """The number and the date line over their placeholders (or boxes on the
+        seal's page), as appearance parts by page: every earlier signature then sees
+        "a signature was added", never a change to the page content it signed."""
         from signsvc import _anchor, _fonts
         from signsvc._stamp import Part
 
         o = self.options
-        parts: list[Part] = []
+        by_page: dict[int, list[Part]] = {}
         descent = _fonts.font_metrics(o.font).descent
-        for text, anchor in ((o.doc_number, o.number_anchor), (o.doc_date, o.date_anchor)):
-            if text is None or anchor is None:
+        for text, anchor, box_mm in ((o.doc_number, o.number_anchor, o.number_box_mm),
+                                     (o.doc_date, o.date_anchor, o.date_box_mm)):
+            if text is None:
                 continue
             _fonts.require_glyphs(text, o.font, document=input)
-            hits = [h for h in _anchor.find_text(data, anchor, password=password)]
-            if not hits:
-                raise AppearanceError(f"issuance: placeholder {anchor!r} not found",
-                                      path=input)
-            hit = hits[0]
-            if hit.page != page:
-                raise AppearanceError(
-                    f"issuance: placeholder {anchor!r} is on page {hit.page + 1} and the "
-                    f"seal on page {page + 1}; one appearance cannot span pages yet",
-                    path=input)
-            size = max(8.0, min(14.0, hit.height))
-            parts.append(Part("cover", hit.x0 - 1, hit.y0 - 2, hit.width + 2, hit.height + 4))
-            parts.append(Part("text", hit.x0, hit.y0 - descent * size, text=text, size=size))
-        return parts
+            if anchor is not None:
+                hits = _anchor.find_text(data, anchor, password=password)
+                if not hits:
+                    raise AppearanceError(f"issuance: placeholder {anchor!r} not found",
+                                          path=input)
+                where, x0, y0, x1, y1 = hits[0].page, *_box_of(hits[0])
+                size = max(8.0, min(14.0, y1 - y0))
+                by_page.setdefault(where, []).append(
+                    Part("cover", x0 - 1, y0 - 2, x1 - x0 + 2, y1 - y0 + 4))
+            else:
+                assert box_mm is not None
+                where, (x0, y0, x1, y1) = self._page_box(data, input, password,
+                                                         box_mm=box_mm, page=page)
+                size = max(8.0, min(14.0, (y1 - y0) * 0.8))
+            by_page.setdefault(where, []).append(
+                Part("text", x0, y0 - descent * size, text=text, size=size))
+        return by_page
 
     def _composite(self, page: int, parts: list[Any]) -> AppearancePlan:
         from signsvc._stamp import CompositeStampStyle
@@ -347,24 +367,28 @@ class AppearanceMaker:
 
     # -- helpers --------------------------------------------------------------------
 
-    def _page_box(self, data: bytes, input: Path, password: str | None
-                  ) -> tuple[int, tuple[float, float, float, float]]:
+    def _page_box(self, data: bytes, input: Path, password: str | None, *,
+                  box_mm: tuple[float, float, float, float] | None = None,
+                  page: int | None = None) -> tuple[int, tuple[float, float, float, float]]:
+        """A box in mm from the top-left of a page, in points; ``page`` (0-based)
+        overrides the options' 1-based page."""
         from signsvc import _anchor
 
         o = self.options
-        assert o.box_mm is not None
+        box_mm = box_mm or o.box_mm
+        assert box_mm is not None
         count = _anchor.page_count(data)
-        number = o.page if o.page is not None else 1
+        number = page + 1 if page is not None else (o.page if o.page is not None else 1)
         index = number - 1 if number > 0 else count + number
         if not 0 <= index < count:
             raise AppearanceError(f"page {number} does not exist (the document has "
                                   f"{count})", path=input)
         width, height = _anchor.page_size(data, index)
-        x, y, w, h = (v * MM for v in o.box_mm)
+        x, y, w, h = (v * MM for v in box_mm)
         box = (x, height - y - h, x + w, height - y)
         if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
             raise AppearanceError(
-                f"the box {o.box_mm} mm lies partly off page {number} "
+                f"the box {box_mm} mm lies partly off page {number} "
                 f"({width / MM:.0f} x {height / MM:.0f} mm)", path=input)
         return index, box
 
@@ -399,6 +423,10 @@ class AppearanceMaker:
                 inner_content_scaling=layout.InnerScaling.NO_SCALING),
             background=background, background_opacity=1.0, border_width=0,
             background_layout=background_layout)
+
+
+def _box_of(hit: Any) -> tuple[float, float, float, float]:
+    return hit.x0, hit.y0, hit.x1, hit.y1
 
 
 def _part_box(part: Any) -> tuple[float, float, float, float]:

@@ -270,33 +270,46 @@ class DocumentSigner:
             return replace(base, error=str(exc), error_type=type(exc).__name__, exception=exc)
 
     def _sign_bytes(self, input: Path, data: bytes) -> tuple[bytes, str, datetime]:
-        from pyhanko.pdf_utils.misc import PdfError
-        from pyhanko.sign.general import SigningError as PyHankoSigningError
-
         if threading.get_ident() != self._thread:
             raise RuntimeError("a DocumentSigner belongs to the thread that made it")
-        writer = _open_writer(input, data, self.options.password)
+        password = self.options.password
+        writer = _open_writer(input, data, password)
         field_name, exists = _choose_field(input, writer, self.options.field)
-        meta = self._metadata(field_name)
-        from pyhanko.sign.fields import SigFieldSpec
-        from pyhanko.sign.signers import PdfSigner
-
         moment = datetime.now(UTC).replace(microsecond=0)
-        stamp_style = field_spec = None
+        plans: list[Any] = []
         if self._look.visible:
-            plan = self._look.plan(
-                writer=writer, data=data, input=input, password=self.options.password,
+            plans = self._look.plan(
+                writer=writer, data=data, input=input, password=password,
                 signer_name=_name_part(self.key.certificate, NameOID.COMMON_NAME) or "",
                 organisation=_name_part(self.key.certificate, NameOID.ORGANIZATION_NAME),
                 moment=moment)
-            if plan is not None:
-                stamp_style = plan.stamp_style
-                if not exists:
-                    x0, y0, x1, y1 = (round(v) for v in plan.box)  # pyHanko wants ints
-                    field_spec = SigFieldSpec(field_name, on_page=plan.page,
-                                              box=(x0, y0, x1, y1))
-        pdf_signer = PdfSigner(meta, signer=self._pyhanko_signer, timestamper=self._timestamper,
-                               stamp_style=stamp_style, new_field_spec=field_spec)
+        signed = data
+        for number, plan in enumerate(plans or [None]):
+            if number > 0:
+                # Issuance text on another page than the seal: a further signature, on
+                # the output so far (an incremental update again).
+                writer = _open_writer(input, signed, password)
+                field_name, exists = _choose_field(input, writer, None)
+            signed = self._apply(input, writer, field_name, exists, plan)
+        return signed, field_name, moment
+
+    def _apply(self, input: Path, writer: Any, field_name: str, exists: bool,
+               plan: Any) -> bytes:
+        """One pyHanko signature on ``writer``: the output's bytes."""
+        from pyhanko.pdf_utils.misc import PdfError
+        from pyhanko.sign.fields import SigFieldSpec
+        from pyhanko.sign.general import SigningError as PyHankoSigningError
+        from pyhanko.sign.signers import PdfSigner
+
+        stamp_style = field_spec = None
+        if plan is not None:
+            stamp_style = plan.stamp_style
+            if not exists:
+                x0, y0, x1, y1 = (round(v) for v in plan.box)  # pyHanko wants ints
+                field_spec = SigFieldSpec(field_name, on_page=plan.page, box=(x0, y0, x1, y1))
+        pdf_signer = PdfSigner(self._metadata(field_name), signer=self._pyhanko_signer,
+                               timestamper=self._timestamper, stamp_style=stamp_style,
+                               new_field_spec=field_spec)
         out = io.BytesIO()
         try:
             reserved = self._reserve()
@@ -316,7 +329,7 @@ class DocumentSigner:
             # a TSA rejection (asn1crypto wants a token even in a rejection, RFC 3161
             # §2.4.2 forbids one): one document fails, with the cause named.
             raise SigningError(f"{type(exc).__name__}: {exc}", path=input) from exc
-        return out.getvalue(), field_name, moment
+        return out.getvalue()
 
     def _current_context(self) -> Any:
         """The validation context, renewed each minute.

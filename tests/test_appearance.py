@@ -208,6 +208,38 @@ def test_issuance_writes_number_and_date_before_the_seal(tmp_path: Path) -> None
     assert len(pixels(image, "red")) > 300
 
 
+def test_issuance_on_page_one_when_the_seal_is_on_page_two(tmp_path: Path) -> None:
+    """A widget lives on one page: the number and date get a signature of their own."""
+    leader = personal(tmp_path, "quyet-dinh-125-hai-trang.pdf")
+    out = tmp_path / "issued.pdf"
+    look = AppearanceOptions(profile="organisation", seal_image=SEAL, seal_size_mm=36,
+                             org_name=ORG, doc_number="126/QĐ-UBND",
+                             number_anchor="125/QĐ-UBND", doc_date="ngày 12 tháng 3 năm 2014",
+                             date_anchor="ngày 27 tháng 11 năm 2026")
+    signsvc.sign_pdf(leader, out, p12("org-omon"), appearance=look)
+    boxes = widgets(out)
+    assert [boxes[name][0] for name in ("Signature1", "Signature2", "Signature3")] == [1, 0, 1]
+    statuses = pyhanko_validate(out)
+    assert [s.signer_common_name for s in statuses] == [
+        NAME, "UBND quận Ô Môn", "UBND quận Ô Môn"]
+    assert all(s.bottom_line for s in statuses), [s.summary for s in statuses]
+    page_one = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(out), "-"],
+                              capture_output=True, text=True, check=True).stdout
+    assert "126/QĐ-UBND" in page_one and "ngày 12 tháng 3 năm 2014" in page_one
+    assert len(pixels(render(out, 2), "red")) > 300 and pixels(render(out, 1), "red") == []
+
+
+def test_issuance_by_boxes(tmp_path: Path) -> None:
+    leader = personal(tmp_path)
+    out = tmp_path / "issued.pdf"
+    look = AppearanceOptions(profile="organisation", seal_image=SEAL, seal_size_mm=36,
+                             org_name=ORG, doc_number="Số: 777/QĐ-UBND",
+                             number_box_mm=(30.0, 60.0, 60.0, 6.0))
+    signsvc.sign_pdf(leader, out, p12("org-omon"), appearance=look)
+    assert "Số: 777/QĐ-UBND" in pdftotext(out)
+    assert len(widgets(out)) == 2
+
+
 def test_bad_appearance_inputs(tmp_path: Path) -> None:
     key = p12("official-rsa2048")
     source = SAMPLES / "quyet-dinh-123.pdf"
