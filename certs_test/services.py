@@ -35,7 +35,6 @@ import base64
 import binascii
 import contextlib
 import errno
-import hashlib
 import hmac
 import json
 import socketserver
@@ -44,23 +43,28 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from asn1crypto import cms, core, tsp
-from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509 import ocsp
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from certs_test._ocsp import (
+    OCSP_VALIDITY,
+    SigningKey,
+    _Authority,
+    _decode_get_request,
+    _ocsp_respond,
+)
+from certs_test._tsa import _TimeStampAuthority
 
 __all__ = [
     "DEFAULT_HOST",
@@ -83,20 +87,11 @@ TSA_POLICY = "2.999.3161.1"
 """TSA policy OID (RFC 3161 §2.4.2 ``policy``). It lies under the joint-iso-itu-t
 ``example`` arc 2.999 (ITU-T X.660), reserved for examples, so it can never be mistaken
 for a real time-stamping policy."""
-OCSP_VALIDITY = timedelta(days=1)
-"""nextUpdate - thisUpdate of every OCSP response (RFC 6960 §4.2.2.1)."""
 MAX_BODY = 64 * 1024
 """Largest request body accepted; OCSP and time-stamp requests are a few hundred bytes."""
 
 Service = Literal["crl", "certs", "ocsp", "tsa"]
 SERVICES: tuple[Service, ...] = ("crl", "certs", "ocsp", "tsa")
-SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-# Hashes that a CertID may use and cryptography's OCSPResponseBuilder accepts.
-_CERTID_HASHES = (hashes.SHA1, hashes.SHA224, hashes.SHA256, hashes.SHA384, hashes.SHA512)
-# RFC 3161 §2.4.1: the hashedMessage length must match the algorithm of the imprint.
-_IMPRINT_SIZES = {"sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64,
-                  "sha3_224": 28, "sha3_256": 32, "sha3_384": 48, "sha3_512": 64}
 _CERT_SUFFIXES = (".crt.der", ".crt", ".cer", ".der")
 
 
@@ -120,11 +115,6 @@ class PortInUseError(ServicesError):
 # --------------------------------------------------------------------------- material
 
 
-def _now() -> datetime:
-    """Current UTC time to the second (OCSP times carry no fractions, RFC 6960 §4.2.2.1)."""
-    return datetime.now(UTC).replace(microsecond=0)
-
-
 def _load_key(path: Path) -> SigningKey:
     # The RSA key check costs ~0.1 s per key; these are our own committed keys, not
     # attacker-supplied input, so skipping it is safe and keeps start() instant.
@@ -140,48 +130,6 @@ def _has_eku(cert: x509.Certificate, usage: x509.ObjectIdentifier) -> bool:
         return usage in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         return False
-
-
-def _sign(key: SigningKey, data: bytes) -> tuple[bytes, str]:
-    """Sign with SHA-256; return the signature and its asn1crypto algorithm name."""
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(data, padding.PKCS1v15(), hashes.SHA256()), "sha256_rsa"
-    return key.sign(data, ec.ECDSA(hashes.SHA256())), "sha256_ecdsa"
-
-
-@dataclass(frozen=True)
-class _Authority:
-    """A CA as seen by its OCSP responder and CRL distribution point."""
-
-    name: str
-    cert: x509.Certificate
-    responder_cert: x509.Certificate
-    """The delegated responder (RFC 6960 §4.2.2.2), or the CA certificate itself."""
-    responder_key: SigningKey
-    delegated: bool
-    issued: frozenset[int]
-    """Serial numbers of every certificate this CA issued (manifest.json)."""
-    revoked: Mapping[int, tuple[datetime, x509.ReasonFlags]]
-    crl_der: bytes
-
-    def is_issuer(self, algorithm: hashes.HashAlgorithm, name_hash: bytes,
-                  key_hash: bytes) -> bool:
-        """Whether a CertID's issuer hashes designate this CA.
-
-        RFC 6960 §4.1.1: issuerNameHash is over the DER of the issuer's subject name,
-        issuerKeyHash over the value of the BIT STRING subjectPublicKey (without tag,
-        length and unused-bits octet).
-        """
-        spki = asn1_keys.PublicKeyInfo.load(self.cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
-        return (name_hash == _digest(algorithm, self.cert.subject.public_bytes())
-                and key_hash == _digest(algorithm, spki["public_key"].contents[1:]))
-
-
-def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
-    context = hashes.Hash(algorithm)
-    context.update(data)
-    return context.finalize()
 
 
 @dataclass(frozen=True)
@@ -239,196 +187,6 @@ class _Pki:
             tsa_extra_certs=tuple(
                 asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
                 for c in chain if c.issuer != c.subject))
-
-
-# --------------------------------------------------------------------------- OCSP
-
-
-def _ocsp_error(status: ocsp.OCSPResponseStatus) -> bytes:
-    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
-        serialization.Encoding.DER)
-
-
-def _ocsp_respond(authority: _Authority, der: bytes, backdate: timedelta) -> bytes:
-    """Answer one DER OCSPRequest as ``authority``'s responder (RFC 6960 §2.2, §4.2)."""
-    try:
-        request = ocsp.load_der_ocsp_request(der)
-        algorithm = request.hash_algorithm
-        name_hash, key_hash = request.issuer_name_hash, request.issuer_key_hash
-        serial = request.serial_number
-        try:
-            nonce: bytes | None = request.extensions.get_extension_for_class(
-                x509.OCSPNonce).value.nonce
-        except x509.ExtensionNotFound:
-            nonce = None
-    except (ValueError, UnsupportedAlgorithm):
-        # Also covers requests with several CertIDs, which cryptography cannot build
-        # answers for; no client used with signsvc (pyHanko, OpenSSL) sends those.
-        return _ocsp_error(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    if (not isinstance(algorithm, _CERTID_HASHES) or len(name_hash) != algorithm.digest_size
-            or len(key_hash) != algorithm.digest_size):
-        return _ocsp_error(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-
-    revoked_at: datetime | None = None
-    reason: x509.ReasonFlags | None = None
-    if not (authority.is_issuer(algorithm, name_hash, key_hash) and serial in authority.issued):
-        # RFC 6960 §2.2: "unknown" = the responder does not know the certificate, e.g.
-        # another issuer's CertID or a serial this CA never issued.
-        status = ocsp.OCSPCertStatus.UNKNOWN
-    elif serial in authority.revoked:
-        status = ocsp.OCSPCertStatus.REVOKED
-        revoked_at, reason = authority.revoked[serial]
-    else:
-        status = ocsp.OCSPCertStatus.GOOD
-    this_update = _now() - backdate
-    # The CertID is echoed by hash, byte for byte, so SHA-1 and SHA-256 requests alike
-    # match their answer (RFC 6960 §4.2.1 SingleResponse.certID).
-    builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
-        name_hash, key_hash, serial, algorithm, status, this_update,
-        this_update + OCSP_VALIDITY, revoked_at, reason,
-    ).responder_id(ocsp.OCSPResponderEncoding.HASH, authority.responder_cert)
-    if authority.delegated:
-        # RFC 6960 §4.2.2.2: the client needs the responder's certificate to check that
-        # the issuing CA delegated OCSP signing to it.
-        builder = builder.certificates([authority.responder_cert])
-    if nonce is not None:
-        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)  # RFC 8954
-    return builder.sign(authority.responder_key, hashes.SHA256()).public_bytes(
-        serialization.Encoding.DER)
-
-
-def _decode_get_request(encoded: str) -> bytes | None:
-    """Decode the ``{url-encoding of base-64 of DER}`` of RFC 6960 §A.1.
-
-    Clients disagree on details, so both alphabets are accepted, with or without padding
-    and with or without percent-encoding of ``+ / =``.
-    """
-    text = unquote(encoded).strip()
-    text += "=" * (-len(text) % 4)
-    try:
-        if "-" in text or "_" in text:
-            return base64.urlsafe_b64decode(text)
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-# --------------------------------------------------------------------------- TSA
-
-
-def _tsp_rejection(fail_info: str, text: str) -> bytes:
-    """A TimeStampResp with status rejection (RFC 3161 §2.4.2).
-
-    The token "MUST NOT be present" then, but asn1crypto's TimeStampResp wrongly makes
-    timeStampToken mandatory, so the SEQUENCE is assembled around the PKIStatusInfo.
-    """
-    status = tsp.PKIStatusInfo({"status": "rejection", "status_string": [text],
-                                "fail_info": {fail_info}})
-    der: bytes = core.Sequence(contents=status.dump()).dump()
-    return der
-
-
-class _TimeStampAuthority:
-    """RFC 3161 time-stamping unit signing with the ``tsa`` key of the test PKI."""
-
-    def __init__(self, pki: _Pki, policy: str) -> None:
-        self._pki = pki
-        self.policy = policy
-        self._lock = threading.Lock()
-        self._serial = 0
-
-    def _next_serial(self) -> int:
-        # RFC 3161 §2.4.2: serialNumber must be unique per TSA. Microseconds since the
-        # epoch, bumped when two requests share one, stay increasing across restarts too.
-        with self._lock:
-            self._serial = max(self._serial + 1, time.time_ns() // 1000)
-            return self._serial
-
-    def respond(self, der: bytes) -> bytes:
-        """Answer one DER TimeStampReq with a DER TimeStampResp."""
-        try:
-            request = tsp.TimeStampReq.load(der, strict=True)
-            request.native  # noqa: B018 (parses every field, so errors surface here)
-        except (ValueError, TypeError, KeyError):
-            return _tsp_rejection("bad_data_format", "not a DER TimeStampReq")
-        imprint = request["message_imprint"]
-        algorithm = imprint["hash_algorithm"]["algorithm"].native
-        if request["version"].native != "v1":
-            return _tsp_rejection("bad_request", "only TimeStampReq version 1 is supported")
-        if algorithm not in _IMPRINT_SIZES:
-            return _tsp_rejection("bad_alg", f"unsupported hash algorithm {algorithm}")
-        if len(imprint["hashed_message"].native) != _IMPRINT_SIZES[algorithm]:
-            return _tsp_rejection("bad_data_format", f"hashedMessage is not a {algorithm} "
-                                  "digest")
-        requested_policy = request["req_policy"].native
-        if requested_policy is not None and requested_policy != self.policy:
-            return _tsp_rejection("unaccepted_policy", f"this TSA only uses {self.policy}")
-        if request["extensions"].native:
-            # RFC 3161 §2.4.1: a TSA that does not recognise an extension must reject.
-            return _tsp_rejection("unaccepted_extensions", "no extensions are supported")
-        token = self._token(request, datetime.now(UTC))
-        response: bytes = tsp.TimeStampResp({"status": tsp.PKIStatusInfo({"status": "granted"}),
-                                             "time_stamp_token": token}).dump()
-        return response
-
-    def _token(self, request: tsp.TimeStampReq, gen_time: datetime) -> cms.ContentInfo:
-        """The TimeStampToken: CMS SignedData over a TSTInfo (RFC 3161 §2.4.2)."""
-        cert = self._pki.tsa_cert
-        tst_info = tsp.TSTInfo({
-            "version": "v1",
-            "policy": self.policy,
-            # "MUST have the same value as the similar field in TimeStampReq".
-            "message_imprint": tsp.MessageImprint.load(request["message_imprint"].dump()),
-            "serial_number": self._next_serial(),
-            "gen_time": gen_time,  # asn1crypto drops trailing zeros of the fraction (§2.4.2)
-            "tsa": asn1_x509.GeneralName(name="directory_name", value=cert.subject),
-        })
-        if request["nonce"].native is not None:
-            tst_info["nonce"] = request["nonce"].native
-        content = tst_info.dump()
-        # RFC 5816 §2.2.1: ESSCertIDv2 (hashAlgorithm sha256 is the DEFAULT, so omitted)
-        # binds the token to the TSA certificate; RFC 5652 §5.3 requires content-type and
-        # message-digest whenever signed attributes are present.
-        signing_certificate = tsp.SigningCertificateV2({"certs": [tsp.ESSCertIDv2({
-            "cert_hash": hashlib.sha256(cert.dump()).digest(),
-            "issuer_serial": {
-                "issuer": [asn1_x509.GeneralName(name="directory_name", value=cert.issuer)],
-                "serial_number": cert.serial_number,
-            },
-        })]})
-        attributes = [
-            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
-            cms.CMSAttribute({"type": "message_digest",
-                              "values": [hashlib.sha256(content).digest()]}),
-            cms.CMSAttribute({"type": "signing_certificate_v2",
-                              "values": [signing_certificate]}),
-        ]
-        # DER SET OF is sorted by encoding (X.690 §11.6); RFC 5652 §5.4 signs that SET.
-        signed_attrs = cms.CMSAttributes(sorted(attributes, key=lambda a: a.dump()))
-        signature, signature_algorithm = _sign(self._pki.tsa_key, signed_attrs.dump())
-        signer_info = cms.SignerInfo({
-            # issuerAndSerialNumber (version 1), not subjectKeyIdentifier: pyHanko's
-            # token reader only understands the former.
-            "version": "v1",
-            "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
-                "issuer": cert.issuer, "serial_number": cert.serial_number}),
-            "digest_algorithm": {"algorithm": "sha256"},
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": {"algorithm": signature_algorithm},
-            "signature": signature,
-        })
-        signed_data: dict[str, Any] = {
-            "version": "v3",  # RFC 5652 §5.1: eContentType other than id-data
-            "digest_algorithms": [{"algorithm": "sha256"}],
-            "encap_content_info": {"content_type": "tst_info",
-                                   "content": core.ParsableOctetString(content)},
-            "signer_infos": [signer_info],
-        }
-        if request["cert_req"].native:
-            # RFC 3161 §2.4.1: certReq true -> the TSA certificate MUST be included.
-            signed_data["certificates"] = [cert, *self._pki.tsa_extra_certs]
-        return cms.ContentInfo({"content_type": "signed_data",
-                                "content": cms.SignedData(signed_data)})
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -614,7 +372,8 @@ class TestServices:
         self.ocsp_backdate = ocsp_backdate
         self.verbose = verbose
         self._pki = _Pki.load(self.root)
-        self._tsa = _TimeStampAuthority(self._pki, TSA_POLICY)
+        self._tsa = _TimeStampAuthority(self._pki.tsa_cert, self._pki.tsa_key,
+                                        self._pki.tsa_extra_certs, TSA_POLICY)
         self._hits: dict[str, int] = {}
         self._hits_lock = threading.Lock()
         self._server: _Server | None = None
