@@ -278,3 +278,15 @@ def test_per_document_appearance_failures_do_not_stop_the_batch(tmp_path: Path) 
     cjk = AppearanceOptions(profile="copy", copy_form="SAO Y", org_name="中文机构")
     failed = signsvc.sign_batch([docs[1]], tmp_path / "o4", p12("org-omon"), appearance=cjk)
     assert failed[0].status == "failed" and "中" in (failed[0].error or "")
+
+
+def test_batch_of_personal_signatures_in_worker_processes(tmp_path: Path) -> None:
+    """Images and anchors travel to forked workers; each document finds its own anchor."""
+    look = AppearanceOptions(profile="personal", signature_image=SIGNATURE, anchor=NAME)
+    docs = [SAMPLES / "quyet-dinh-123.pdf", SAMPLES / "quyet-dinh-125-hai-trang.pdf"]
+    results = signsvc.sign_batch(docs, tmp_path / "out", p12("official-rsa2048"), jobs=2,
+                                 executor="process", appearance=look)
+    assert [r.status for r in results if r.status != "signed"] == []
+    pages = {r.input.name: widgets(r.output)["Signature1"][0] for r in results
+             if r.output is not None}
+    assert pages == {"quyet-dinh-123.pdf": 0, "quyet-dinh-125-hai-trang.pdf": 1}
