@@ -220,11 +220,11 @@ def _secret(pin_env: str | None, pin_stdin: bool, prompt: str) -> str:
     if pin_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            raise PinSourceError("--pin-stdin: nothing on standard input")
+            raise PinSourceError("--pin-stdin: no PIN on standard input")
         return line
     if not sys.stdin.isatty():
-        raise PinSourceError(f"{prompt} is needed and standard input is not a terminal: "
-                             "use --pin-env VAR or --pin-stdin")
+        raise PinSourceError(f"asking for the {prompt} needs a terminal and standard input "
+                             "is not one: use --pin-env VAR or --pin-stdin")
     return str(click.prompt(prompt, hide_input=True, err=True, show_default=False))
 
 
@@ -235,15 +235,6 @@ def _env_value(option: str, name: str | None) -> str | None:
     if value is None:
         raise click.BadParameter(f"the variable {name} is unset", param_hint=option)
     return value
-
-
-def _load_certificates(paths: tuple[Path, ...], option: str) -> tuple[x509.Certificate, ...]:
-    from signsvc.signing import load_certificates
-
-    found: list[x509.Certificate] = []
-    for path in paths:
-        found += load_certificates(path)
-    return tuple(found)
 
 
 @cli.command()
@@ -361,8 +352,7 @@ def sign(
     options = SignOptions(
         level=Level(level), tsa_url=tsa_url, tsa_auth=tsa_auth, reason=reason,
         location=location, field=field, hash_algorithm=hash_algorithm,
-        chain=_load_certificates(chain_files, "--chain"),
-        trust=_load_certificates(trust_files, "--trust"),
+        chain=tuple(_read_all(chain_files)), trust=tuple(_read_all(trust_files)),
         password=_env_value("--pdf-password-env", pdf_password_env), overwrite=overwrite,
         appearance=AppearanceOptions(
             profile=Profile(profile), signature_image=signature_image, anchor=anchor,

@@ -484,20 +484,3 @@ def _pyhanko_reason(exc: Exception) -> str:
         text = f"{text}: {cause}"
     return text
 
-
-def load_certificates(path: Path) -> list[x509.Certificate]:
-    """Every certificate in a PEM bundle or a DER file.
-
-    Raises:
-        BadInputError: unreadable, or no certificate in it.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
-        raise BadInputError(f"not a PEM or DER certificate file: {exc}", path=path) from exc
