@@ -43,27 +43,11 @@ def _pin_source(pin_env: str | None, pin_stdin: bool) -> Callable[[TokenInfo], A
     """A callback giving the PIN for the chosen token, asked for at most once."""
 
     def source(info: TokenInfo) -> Any:
-        if pin_env:
-            value = os.environ.get(pin_env)
-            if not value:
-                raise PinSourceError(f"--pin-env {pin_env}: the variable is unset or empty")
-            return value
-        if pin_stdin:
-            line = sys.stdin.readline().rstrip("\r\n")
-            if not line:
-                raise PinSourceError("--pin-stdin: no PIN on standard input")
-            return line
-        if info.flags.protected_auth_path:
+        if not (pin_env or pin_stdin) and info.flags.protected_auth_path:
             click.echo(f"Enter the PIN on the reader's PIN pad for token {info.label!r}.",
                        err=True)
             return PROTECTED_AUTH
-        if not sys.stdin.isatty():
-            raise PinSourceError(
-                "a PIN is needed and standard input is not a terminal: "
-                "use --pin-env VAR or --pin-stdin"
-            )
-        return click.prompt(f"PIN for token {info.label!r}", hide_input=True,
-                            err=True, show_default=False)
+        return _secret(pin_env, pin_stdin, f"PIN for token {info.label!r}")
 
     return source
 
@@ -211,7 +195,8 @@ def tokens(
 
 
 def _secret(pin_env: str | None, pin_stdin: bool, prompt: str) -> str:
-    """A password (PKCS#12 file, ...) from the same sources as a PIN."""
+    """A PIN or password: from the variable ``pin_env`` names, the first line of
+    stdin, or a hidden prompt on a terminal (never from the command line)."""
     if pin_env:
         value = os.environ.get(pin_env)
         if not value:
