@@ -27,6 +27,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
 from pyhanko.sign import fields, signers
 
+from tests.pdfs import classic_pdf
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 PKI = ROOT / "certs_test"
@@ -240,18 +242,4 @@ def huge_page_count(directory: Path, *, pages: int = 5000) -> Path:
 
 
 def _classic_pdf(objects: list[bytes]) -> bytes:
-    """Objects 1..n, a classic xref table and a trailer whose /Root is object 1."""
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    file_id = b"<5349474e535643424144504446533031>"
-    out += (
-        b"trailer\n<< /Size %d /Root 1 0 R /ID [%s %s] >>\nstartxref\n%d\n%%%%EOF\n"
-        % (len(objects) + 1, file_id, file_id, xref)
-    )
-    return bytes(out)
+    return classic_pdf(objects, file_id=b"<5349474e535643424144504446533031>")

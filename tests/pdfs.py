@@ -30,6 +30,12 @@ def one_page_pdf(text: str = "Van ban thu nghiem - TEST ONLY") -> bytes:
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
     ]
+    return classic_pdf(objects)
+
+
+def classic_pdf(objects: list[bytes], *,
+                file_id: bytes = b"<5349474e535643544553544f4e4c5921>") -> bytes:
+    """Objects 1..n, a classic xref table and a trailer whose /Root is object 1."""
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -38,9 +44,7 @@ def one_page_pdf(text: str = "Van ban thu nghiem - TEST ONLY") -> bytes:
     xref = len(out)
     # ISO 32000-1 §7.5.4: every xref entry is exactly 20 bytes, EOL included.
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    file_id = b"<5349474e535643544553544f4e4c5921>"
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += (
         b"trailer\n<< /Size %d /Root 1 0 R /ID [%s %s] >>\nstartxref\n%d\n%%%%EOF\n"
         % (len(objects) + 1, file_id, file_id, xref)
