@@ -30,6 +30,7 @@ from cryptography import x509
 import drivers
 import signsvc
 from drivers import PROTECTED_AUTH, TokenError, TokenInfo
+from signsvc.appearance import COPY_FORMS
 from signsvc.audit import VIETNAM_TIME
 from signsvc.errors import PinSourceError, SignsvcError
 from signsvc.tokens import Inventory, TokenReport
@@ -287,7 +288,7 @@ def _env_value(option: str, name: str | None) -> str | None:
               help="issuance: or a box for the number (mm, top-left of the seal's page).")
 @click.option("--date-box", metavar="X,Y,W,H",
               help="issuance: or a box for the date line (mm, top-left of the seal's page).")
-@click.option("--copy-form", type=click.Choice(["SAO Y", "SAO LỤC", "TRÍCH SAO"]),
+@click.option("--copy-form", type=click.Choice(COPY_FORMS),
               help="copy: the copy form.")
 @click.option("--font", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TrueType font for text (default Liberation Serif).")

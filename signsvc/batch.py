@@ -19,7 +19,6 @@ Example::
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import threading
 import uuid
@@ -518,8 +517,3 @@ def collect_inputs(paths: Sequence[Path]) -> list[Path]:
         else:
             found.append(path)
     return found
-
-
-def default_jobs() -> int:
-    """Two workers per core is plenty: the token is the bottleneck, not the CPU."""
-    return max(1, min(4, (os.cpu_count() or 1)))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import hashlib
 import io
 import threading
 import time
@@ -370,7 +371,7 @@ class DocumentSigner:
         """Bytes reserved for /Contents: measured once on the real CMS (RFC 3161
         tokens included) with a margin, so pyHanko never sizes it with a dry run."""
         if self._bytes_reserved is None:
-            digest = bytes(len(_hash(self.options.hash_algorithm, b"")))
+            digest = bytes(hashlib.new(self.options.hash_algorithm).digest_size)
             sample = self._loop.run_until_complete(self._pyhanko_signer.async_sign(
                 digest, self.options.hash_algorithm, dry_run=True, use_pades=True,
                 timestamper=self._timestamper))
@@ -379,12 +380,6 @@ class DocumentSigner:
             margin = 1024 if self._timestamper is None else 4096
             self._bytes_reserved = 2 * (size + margin)
         return self._bytes_reserved
-
-
-def _hash(name: str, data: bytes) -> bytes:
-    import hashlib
-
-    return hashlib.new(name, data).digest()
 
 
 def _read_input(input: Path, output: Path) -> bytes:
