@@ -35,6 +35,8 @@ from signsvc.tokens import (
     test_sign,
 )
 from signsvc.trust import TrustStore
+from signsvc.verdicts import DocumentResult, SignatureResult
+from signsvc.verify import verify_pdf
 
 __all__ = [
     "AppearanceError",
@@ -42,6 +44,7 @@ __all__ = [
     "AuditJournal",
     "BadInputError",
     "ChainResult",
+    "DocumentResult",
     "Inventory",
     "Level",
     "ModuleReport",
@@ -50,6 +53,7 @@ __all__ = [
     "Profile",
     "SignOptions",
     "SignResult",
+    "SignatureResult",
     "SigningError",
     "SignsvcError",
     "TestSignResult",
@@ -64,6 +68,7 @@ __all__ = [
     "sign_pdf",
     "test_sign",
     "validate_chain",
+    "verify_pdf",
 ]
 
 __version__ = "0.1.0"

@@ -67,6 +67,12 @@ class SubIndication(StrEnum):
     such revocations as retroactive."""
     REVOKED_CA_NO_POE = "REVOKED_CA_NO_POE"
     """INDETERMINATE: a CA certificate in the chain was revoked at or before ``at``."""
+    NO_SIGNING_CERTIFICATE_FOUND = "NO_SIGNING_CERTIFICATE_FOUND"
+    """INDETERMINATE: the signer's certificate is missing from the signature, or the
+    signing-certificate attribute names another one (signature validation)."""
+    SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
+    """INDETERMINATE: the signature breaks a validation constraint other than the
+    chain's, here: its time-stamp does not validate (signature validation)."""
     TRY_LATER = "TRY_LATER"
     """INDETERMINATE: no usable revocation data (missing, stale, badly signed, out of
     scope) while revocation checking is ``hard-fail``."""

@@ -1,0 +1,391 @@
+"""Check one CMS SignedData (RFC 5652) the way a PDF signature needs it: parsed once,
+hashed with hashlib, verified with cryptography.
+
+Covers the signature container of ``adbe.pkcs7.detached``, ``ETSI.CAdES.detached``
+and ``adbe.pkcs7.sha1`` signatures, and RFC 3161 time-stamp tokens (signature
+time-stamps and ``ETSI.RFC3161`` document time-stamps). Chain validation is not done
+here: the caller hands :attr:`CmsCheck.signer_cert` to :func:`signsvc.validate_chain`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from asn1crypto import cms, core, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+__all__ = ["CmsCheck", "CmsFormatError", "check_signed_data", "load_signed_data"]
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+    "sha3_256": hashes.SHA3_256,
+    "sha3_384": hashes.SHA3_384,
+    "sha3_512": hashes.SHA3_512,
+}
+ADBE_REVOCATION = "1.2.840.113583.1.1.8"
+"""adbe-revocationInfoArchival (ISO 32000-1 §12.8.3.3.2): CRLs/OCSP in signed attrs."""
+
+
+class CmsFormatError(Exception):
+    """The bytes are not a CMS SignedData a PDF signature may carry."""
+
+
+def load_signed_data(der: bytes) -> cms.SignedData:
+    """Parse a ContentInfo holding SignedData; trailing zero padding is ignored."""
+    try:
+        info = cms.ContentInfo.load(der)
+        if info["content_type"].native != "signed_data":
+            raise CmsFormatError(f"content type is {info['content_type'].native}, not signed_data")
+        sd = info["content"]
+        sd["signer_infos"]
+        return sd
+    except CmsFormatError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CmsFormatError(f"not a CMS SignedData: {exc}") from exc
+
+
+def hash_name(algorithm: str) -> str:
+    name = algorithm.lower().replace("-", "_")
+    if name not in _HASHES:
+        raise CmsFormatError(f"unsupported digest algorithm {algorithm}")
+    return name
+
+
+def digest(name: str, *parts: bytes | memoryview) -> bytes:
+    h = hashlib.new(name.replace("_", "-") if name.startswith("sha3") else name)
+    for part in parts:
+        h.update(part)
+    return h.digest()
+
+
+@dataclass
+class CmsCheck:
+    """What the container says and whether its own cryptography holds."""
+
+    signed_data: cms.SignedData
+    certificates: list[x509.Certificate]
+    """Every certificate in the container, signer included."""
+    signer_cert: x509.Certificate | None
+    digest_algorithm: str
+    signature_algorithm: str
+    content_type: str
+    digest_ok: bool = False
+    signature_ok: bool = False
+    signing_certificate_ok: bool | None = None
+    problems: list[str] = field(default_factory=list)
+    """Why a check failed, in words."""
+    signing_time: datetime | None = None
+    """The signingTime attribute (claimed, not proof)."""
+    timestamp_token: bytes | None = None
+    """DER of the signature time-stamp token (unsigned attribute), if any."""
+    signature_value: bytes = b""
+    crls: list[bytes] = field(default_factory=list)
+    ocsps: list[bytes] = field(default_factory=list)
+    """Revocation data carried in the container (RFC 5652 crls, adbe archival attr)."""
+    encap_content: bytes | None = None
+    """The encapsulated content (TSTInfo DER for time-stamps)."""
+
+    @property
+    def intact(self) -> bool:
+        return self.digest_ok and self.signature_ok and self.signing_certificate_ok is not False
+
+
+_OIDS = {
+    "content_type": "1.2.840.113549.1.9.3",
+    "message_digest": "1.2.840.113549.1.9.4",
+    "signing_time": "1.2.840.113549.1.9.5",
+    "signing_certificate": "1.2.840.113549.1.9.16.2.12",
+    "signing_certificate_v2": "1.2.840.113549.1.9.16.2.47",
+    "signature_time_stamp_token": "1.2.840.113549.1.9.16.2.14",
+    ADBE_REVOCATION: ADBE_REVOCATION,
+}
+
+
+def _index(attrs: Any) -> dict[str, Any]:
+    """Attributes by dotted OID; each must occur once with one value (RFC 5652 §11)."""
+    out: dict[str, Any] = {}
+    for a in attrs or ():
+        oid = a["type"].dotted
+        if oid in out:
+            raise CmsFormatError(f"attribute {oid} appears more than once")
+        values = a["values"]
+        if len(values) != 1:
+            raise CmsFormatError(f"attribute {oid} must have exactly one value")
+        out[oid] = values[0]
+    return out
+
+
+def _attr(index: dict[str, Any], name: str) -> Any:
+    return index.get(_OIDS[name])
+
+
+class _Memo:
+    """Per-process memo of what repeats across a batch: the certificate set of one
+    signer, which of them is the signer, whether its ESS attribute matches."""
+
+    limit = 2048
+
+    def __init__(self) -> None:
+        self.cert_sets: dict[bytes, list[x509.Certificate]] = {}
+        self.signers: dict[tuple[bytes, bytes], int | None] = {}
+        self.ess: dict[tuple[bytes, bytes], bool | None] = {}
+
+    def remember(self, table: dict[Any, Any], key: Any, value: Any) -> Any:
+        if len(table) >= self.limit:
+            table.clear()
+        table[key] = value
+        return value
+
+
+_MEMO = _Memo()
+
+
+def _find_signer(sid: cms.SignerIdentifier, certs: list[x509.Certificate]) -> int | None:
+    if sid.name == "issuer_and_serial_number":
+        iss = sid.chosen["issuer"]
+        serial = sid.chosen["serial_number"].native
+        candidates = [i for i, c in enumerate(certs) if c.serial_number == serial]
+        # Byte-identical names first: the RFC 5280 §7.1 comparison (string
+        # preparation) is slow, and signers copy the issuer verbatim.
+        der = iss.dump()
+        for i in candidates:
+            if certs[i].issuer.public_bytes() == der:
+                return i
+        for i in candidates:
+            if asn1_x509.Name.load(certs[i].issuer.public_bytes()) == iss:
+                return i
+    else:
+        ski = sid.chosen.native
+        for i, c in enumerate(certs):
+            try:
+                ext = c.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+            except x509.ExtensionNotFound:
+                continue
+            if ext.value.digest == ski:
+                return i
+    return None
+
+
+def verify_raw(
+    cert: x509.Certificate, algo: cms.SignedDigestAlgorithm, digest_name: str,
+    signature: bytes, data: bytes,
+) -> None:
+    """Raise InvalidSignature unless ``signature`` over ``data`` verifies."""
+    kind = algo.signature_algo
+    key = cert.public_key()
+    if kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
+        try:
+            h = algo.hash_algo
+        except ValueError:
+            h = digest_name
+        key.verify(signature, data, padding.PKCS1v15(), _HASHES[hash_name(h)]())
+    elif kind == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
+        params = algo["parameters"]
+        h = hash_name(params["hash_algorithm"]["algorithm"].native)
+        mgf = hash_name(params["mask_gen_algorithm"]["parameters"]["algorithm"].native)
+        salt = params["salt_length"].native
+        key.verify(signature, data, padding.PSS(padding.MGF1(_HASHES[mgf]()), salt),
+                   _HASHES[h]())
+    elif kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
+        try:
+            h = algo.hash_algo
+        except ValueError:
+            h = digest_name
+        key.verify(signature, data, ec.ECDSA(_HASHES[hash_name(h)]()))
+    elif kind == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
+        key.verify(signature, data)
+    elif kind == "ed448" and isinstance(key, ed448.Ed448PublicKey):
+        key.verify(signature, data)
+    else:
+        raise InvalidSignature(f"{kind} signature with a {type(key).__name__}")
+
+
+def check_signed_data(
+    sd: cms.SignedData,
+    content_digest: Callable[[str], bytes] | None,
+    load_cert: Callable[[bytes], x509.Certificate] = x509.load_der_x509_certificate,
+) -> CmsCheck:
+    """Check the single SignerInfo of ``sd``.
+
+    Args:
+        sd: the parsed SignedData.
+        content_digest: for detached signatures, the digest of the signed bytes under
+            the named algorithm (the PDF ``/ByteRange``); None when the content is
+            encapsulated (time-stamp tokens, ``adbe.pkcs7.sha1``).
+        load_cert: certificate loader (a caching one is faster across documents).
+
+    Raises:
+        CmsFormatError: the container cannot be checked at all.
+    """
+    infos = sd["signer_infos"]
+    if len(infos) != 1:
+        # PAdES (ETSI EN 319 142-1 §6.3) and ISO 32000 allow exactly one signer.
+        raise CmsFormatError(f"{len(infos)} SignerInfos; a PDF signature has exactly one")
+    si = infos[0]
+    cert_set = sd["certificates"]
+    set_der = cert_set.dump() if cert_set else b""
+    certs = _MEMO.cert_sets.get(set_der)
+    if certs is None:
+        try:
+            certs = [load_cert(c.chosen.dump()) for c in cert_set or ()
+                     if c.name == "certificate"]
+        except ValueError as exc:
+            raise CmsFormatError(f"unreadable certificate in the container: {exc}") from exc
+        _MEMO.remember(_MEMO.cert_sets, set_der, certs)
+    sid = si["sid"]
+    key = (set_der, sid.dump())
+    if key in _MEMO.signers:
+        idx = _MEMO.signers[key]
+    else:
+        idx = _MEMO.remember(_MEMO.signers, key, _find_signer(sid, certs))
+    digest_name = hash_name(si["digest_algorithm"]["algorithm"].native)
+    sig_algo = si["signature_algorithm"]
+    eci = sd["encap_content_info"]
+    content_type = eci["content_type"].native
+    check = CmsCheck(
+        signed_data=sd,
+        certificates=certs,
+        signer_cert=certs[idx] if idx is not None else None,
+        digest_algorithm=digest_name,
+        signature_algorithm=sig_algo.signature_algo,
+        content_type=content_type,
+        signature_value=si["signature"].native,
+    )
+    encap = eci["content"]
+    if encap is not None and encap.native is not None:
+        check.encap_content = encap.parsed.dump() if content_type == "tst_info" else encap.native
+    if idx is None:
+        check.problems.append("the signer's certificate is not in the signature")
+    attrs = si["signed_attrs"]
+    index = _index(attrs)
+    if not attrs:
+        # Without signed attributes the signature is over the content itself; PDF
+        # signatures and time-stamps always carry them (ETSI EN 319 122-1 §5.1).
+        raise CmsFormatError("no signed attributes")
+    md = _attr(index, "message_digest")
+    ct = _attr(index, "content_type")
+    if md is None or ct is None:
+        raise CmsFormatError("signed attributes lack messageDigest or contentType")
+    if ct.native != content_type:
+        check.problems.append("contentType attribute differs from the encapsulated type")
+    if content_digest is not None and check.encap_content is None:
+        expected = content_digest(digest_name)
+    elif check.encap_content is not None:
+        expected = digest(digest_name, check.encap_content)
+    else:
+        raise CmsFormatError("no content to check the messageDigest against")
+    check.digest_ok = md.native == expected and ct.native == content_type
+    if not check.digest_ok and md.native != expected:
+        check.problems.append("the messageDigest does not match the signed bytes")
+    st = _attr(index, "signing_time")
+    if st is not None:
+        check.signing_time = st.native.astimezone(UTC)
+    if check.signer_cert is not None:
+        # RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF.
+        signed = b"\x31" + attrs.dump()[1:]
+        try:
+            verify_raw(check.signer_cert, sig_algo, digest_name, check.signature_value, signed)
+            check.signature_ok = True
+        except (InvalidSignature, UnsupportedAlgorithm, ValueError, KeyError) as exc:
+            check.problems.append(f"the CMS signature does not verify ({exc or 'invalid'})")
+        signer_der = check.signer_cert.public_bytes(Encoding.DER)
+        ess = index.get(_OIDS["signing_certificate_v2"]) or index.get(
+            _OIDS["signing_certificate"])
+        ess_key = (ess.dump() if ess is not None else b"", signer_der)
+        if ess_key in _MEMO.ess:
+            check.signing_certificate_ok = _MEMO.ess[ess_key]
+        else:
+            check.signing_certificate_ok = _MEMO.remember(
+                _MEMO.ess, ess_key, _ess_matches(index, signer_der, check.signer_cert))
+        if check.signing_certificate_ok is False:
+            check.problems.append(
+                "the signing-certificate attribute names another certificate"
+            )
+    unsigned = si["unsigned_attrs"]
+    tst = _attr(_index(unsigned), "signature_time_stamp_token") if unsigned else None
+    if tst is not None:
+        check.timestamp_token = tst.dump()
+    for crl in sd["crls"] or ():
+        if crl.name == "crl":
+            check.crls.append(crl.chosen.dump())
+    archival = _attr(index, ADBE_REVOCATION)
+    if archival is not None:
+        _adbe_revocation(archival, check)
+    return check
+
+
+def _ess_matches(index: dict[str, Any], der: bytes, cert: x509.Certificate) -> bool | None:
+    """RFC 5035 / RFC 2634 §5.4: the first ESSCertID must identify the signer."""
+    v2 = _attr(index, "signing_certificate_v2")
+    if v2 is not None:
+        ids = v2["certs"]
+        if not len(ids):
+            return False
+        first = ids[0]
+        algo = hash_name(first["hash_algorithm"]["algorithm"].native)
+        ok = bool(first["cert_hash"].native == digest(algo, der))
+    else:
+        v1 = _attr(index, "signing_certificate")
+        if v1 is None:
+            return None
+        ids = v1["certs"]
+        if not len(ids):
+            return False
+        first = ids[0]
+        ok = bool(first["cert_hash"].native == digest("sha1", der))
+    issuer_serial = first["issuer_serial"]
+    if ok and not isinstance(issuer_serial, core.Void):
+        ok = issuer_serial["serial_number"].native == cert.serial_number
+    return ok
+
+
+def _adbe_revocation(value: Any, check: CmsCheck) -> None:
+    from asn1crypto import pdf  # registers the adbe attribute's type
+
+    try:
+        parsed = value if not hasattr(value, "parsed") else value.parsed
+        if not isinstance(parsed, pdf.RevocationInfoArchival):
+            parsed = pdf.RevocationInfoArchival.load(value.dump())
+        for crl in parsed["crl"] or ():
+            check.crls.append(crl.dump())
+        for resp in parsed["ocsp"] or ():
+            check.ocsps.append(resp.dump())
+    except (ValueError, TypeError, KeyError):
+        check.problems.append("unreadable adbe-revocationInfoArchival attribute (ignored)")
+
+
+@dataclass(frozen=True)
+class TstInfo:
+    gen_time: datetime
+    imprint_algorithm: str
+    imprint: bytes
+
+
+def tst_info(check: CmsCheck) -> TstInfo:
+    """The TSTInfo of a checked time-stamp token (RFC 3161 §2.4.2)."""
+    if check.content_type != "tst_info" or check.encap_content is None:
+        raise CmsFormatError("not a time-stamp token")
+    try:
+        info = tsp.TSTInfo.load(check.encap_content)
+        mi = info["message_imprint"]
+        return TstInfo(
+            gen_time=info["gen_time"].native.astimezone(UTC),
+            imprint_algorithm=hash_name(mi["hash_algorithm"]["algorithm"].native),
+            imprint=mi["hashed_message"].native,
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CmsFormatError(f"unreadable TSTInfo: {exc}") from exc
