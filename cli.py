@@ -608,6 +608,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(EXIT_OK)
 
 
+from cli_verify import verify  # noqa: E402
+
+cli.add_command(verify)
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

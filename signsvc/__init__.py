@@ -25,6 +25,7 @@ from signsvc.errors import (
     TrustError,
     ValidationSetupError,
 )
+from signsvc.reports import REPORT_FORMATS, report_format, write_report
 from signsvc.signing import Level, SignOptions, SignResult, sign_pdf
 from signsvc.tokens import (
     Inventory,
@@ -37,8 +38,10 @@ from signsvc.tokens import (
 from signsvc.trust import TrustStore
 from signsvc.verdicts import DocumentResult, SignatureResult
 from signsvc.verify import verify_pdf
+from signsvc.verify_batch import VerifyStore, collect_pdfs, verify_batch, verify_iter
 
 __all__ = [
+    "REPORT_FORMATS",
     "AppearanceError",
     "AppearanceOptions",
     "AuditJournal",
@@ -63,12 +66,18 @@ __all__ = [
     "ValidationCache",
     "ValidationPolicy",
     "ValidationSetupError",
+    "VerifyStore",
+    "collect_pdfs",
     "inventory",
+    "report_format",
     "sign_batch",
     "sign_pdf",
     "test_sign",
     "validate_chain",
+    "verify_batch",
+    "verify_iter",
     "verify_pdf",
+    "write_report",
 ]
 
 __version__ = "0.1.0"

@@ -9,13 +9,14 @@ here: the caller hands :attr:`CmsCheck.signer_cert` to :func:`signsvc.validate_c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from asn1crypto import cms, core, tsp
+from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -115,22 +116,51 @@ _OIDS = {
 }
 
 
-def _index(attrs: Any) -> dict[str, Any]:
-    """Attributes by dotted OID; each must occur once with one value (RFC 5652 §11)."""
-    out: dict[str, Any] = {}
-    for a in attrs or ():
-        oid = a["type"].dotted
+_OID_DER = {name: core.ObjectIdentifier(dotted).dump() for name, dotted in _OIDS.items()}
+
+
+def _tlv(buf: bytes, i: int, end: int) -> tuple[int, int, int]:
+    """Tag byte, content start and content end of the DER element at ``i``."""
+    if i + 2 > end:
+        raise CmsFormatError("truncated attribute")
+    tag, n = buf[i], buf[i + 1]
+    j = i + 2
+    if n & 0x80:
+        k = n & 0x7F
+        if not 1 <= k <= 4:
+            raise CmsFormatError("bad DER length in attributes")
+        n = int.from_bytes(buf[j : j + k], "big")
+        j += k
+    if j + n > end:
+        raise CmsFormatError("truncated attribute")
+    return tag, j, j + n
+
+
+def _index(attrs_der: bytes) -> dict[bytes, bytes]:
+    """Attribute values (DER) by the attribute type's OID (DER), read straight from the
+    bytes: asn1crypto's generic parse of the same costs more than the signature check.
+    Each attribute must occur once with one value (RFC 5652 §5.3, §11)."""
+    out: dict[bytes, bytes] = {}
+    if not attrs_der:
+        return out
+    _, i, end = _tlv(attrs_der, 0, len(attrs_der))
+    while i < end:
+        _, s, e = _tlv(attrs_der, i, end)
+        _, _, oe = _tlv(attrs_der, s, e)
+        oid = attrs_der[s:oe]
+        _, vs, ve = _tlv(attrs_der, oe, e)
+        _, _, v1e = _tlv(attrs_der, vs, ve)
+        if v1e != ve:
+            raise CmsFormatError(f"attribute {oid.hex()} must have exactly one value")
         if oid in out:
-            raise CmsFormatError(f"attribute {oid} appears more than once")
-        values = a["values"]
-        if len(values) != 1:
-            raise CmsFormatError(f"attribute {oid} must have exactly one value")
-        out[oid] = values[0]
+            raise CmsFormatError(f"attribute {oid.hex()} appears more than once")
+        out[oid] = attrs_der[vs:ve]
+        i = e
     return out
 
 
-def _attr(index: dict[str, Any], name: str) -> Any:
-    return index.get(_OIDS[name])
+def _attr(index: dict[bytes, bytes], name: str) -> bytes | None:
+    return index.get(_OID_DER[name])
 
 
 class _Memo:
@@ -142,7 +172,7 @@ class _Memo:
     def __init__(self) -> None:
         self.cert_sets: dict[bytes, list[x509.Certificate]] = {}
         self.signers: dict[tuple[bytes, bytes], int | None] = {}
-        self.ess: dict[tuple[bytes, bytes], bool | None] = {}
+        self.ess: dict[tuple[bytes, bytes, bytes], bool | None] = {}
 
     def remember(self, table: dict[Any, Any], key: Any, value: Any) -> Any:
         if len(table) >= self.limit:
@@ -180,32 +210,53 @@ def _find_signer(sid: cms.SignerIdentifier, certs: list[x509.Certificate]) -> in
     return None
 
 
+_CONTENT_TYPES = {
+    core.ObjectIdentifier("1.2.840.113549.1.7.1").dump(): "data",
+    core.ObjectIdentifier("1.2.840.113549.1.9.16.1.4").dump(): "tst_info",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _memo_algorithm(der: bytes) -> str:
+    """Digest algorithm name from its AlgorithmIdentifier DER (a batch repeats one)."""
+    return hash_name(algos.DigestAlgorithm.load(der)["algorithm"].native)
+
+
+@functools.lru_cache(maxsize=64)
+def _memo_signature_algorithm(
+    der: bytes,
+) -> tuple[str, str | None, tuple[str, str, int] | None]:
+    """(kind, hash in the OID or None, PSS (hash, MGF1 hash, salt) or None)."""
+    algo = algos.SignedDigestAlgorithm.load(der)
+    kind = algo.signature_algo
+    try:
+        h: str | None = hash_name(algo.hash_algo)
+    except ValueError:
+        h = None
+    pss = None
+    if kind == "rsassa_pss":
+        params = algo["parameters"]
+        pss = (hash_name(params["hash_algorithm"]["algorithm"].native),
+               hash_name(params["mask_gen_algorithm"]["parameters"]["algorithm"].native),
+               int(params["salt_length"].native))
+    return kind, h, pss
+
+
 def verify_raw(
     cert: x509.Certificate, algo: cms.SignedDigestAlgorithm, digest_name: str,
     signature: bytes, data: bytes,
 ) -> None:
     """Raise InvalidSignature unless ``signature`` over ``data`` verifies."""
-    kind = algo.signature_algo
+    kind, in_oid, pss = _memo_signature_algorithm(algo.dump())
     key = cert.public_key()
+    h = in_oid or digest_name
     if kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
-        try:
-            h = algo.hash_algo
-        except ValueError:
-            h = digest_name
-        key.verify(signature, data, padding.PKCS1v15(), _HASHES[hash_name(h)]())
-    elif kind == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
-        params = algo["parameters"]
-        h = hash_name(params["hash_algorithm"]["algorithm"].native)
-        mgf = hash_name(params["mask_gen_algorithm"]["parameters"]["algorithm"].native)
-        salt = params["salt_length"].native
-        key.verify(signature, data, padding.PSS(padding.MGF1(_HASHES[mgf]()), salt),
-                   _HASHES[h]())
+        key.verify(signature, data, padding.PKCS1v15(), _HASHES[h]())
+    elif kind == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey) and pss is not None:
+        key.verify(signature, data, padding.PSS(padding.MGF1(_HASHES[pss[1]]()), pss[2]),
+                   _HASHES[pss[0]]())
     elif kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
-        try:
-            h = algo.hash_algo
-        except ValueError:
-            h = digest_name
-        key.verify(signature, data, ec.ECDSA(_HASHES[hash_name(h)]()))
+        key.verify(signature, data, ec.ECDSA(_HASHES[h]()))
     elif kind == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
         key.verify(signature, data)
     elif kind == "ed448" and isinstance(key, ed448.Ed448PublicKey):
@@ -252,16 +303,17 @@ def check_signed_data(
         idx = _MEMO.signers[key]
     else:
         idx = _MEMO.remember(_MEMO.signers, key, _find_signer(sid, certs))
-    digest_name = hash_name(si["digest_algorithm"]["algorithm"].native)
+    digest_name = _memo_algorithm(si["digest_algorithm"].dump())
     sig_algo = si["signature_algorithm"]
     eci = sd["encap_content_info"]
-    content_type = eci["content_type"].native
+    ct_der = eci["content_type"].dump()
+    content_type = _CONTENT_TYPES.get(ct_der) or eci["content_type"].native
     check = CmsCheck(
         signed_data=sd,
         certificates=certs,
         signer_cert=certs[idx] if idx is not None else None,
         digest_algorithm=digest_name,
-        signature_algorithm=sig_algo.signature_algo,
+        signature_algorithm=_memo_signature_algorithm(sig_algo.dump())[0],
         content_type=content_type,
         signature_value=si["signature"].native,
     )
@@ -271,16 +323,22 @@ def check_signed_data(
     if idx is None:
         check.problems.append("the signer's certificate is not in the signature")
     attrs = si["signed_attrs"]
-    index = _index(attrs)
     if not attrs:
         # Without signed attributes the signature is over the content itself; PDF
         # signatures and time-stamps always carry them (ETSI EN 319 122-1 §5.1).
         raise CmsFormatError("no signed attributes")
-    md = _attr(index, "message_digest")
+    attrs_der = attrs.dump()
+    index = _index(attrs_der)
+    md_der = _attr(index, "message_digest")
     ct = _attr(index, "content_type")
-    if md is None or ct is None:
+    if md_der is None or ct is None:
         raise CmsFormatError("signed attributes lack messageDigest or contentType")
-    if ct.native != content_type:
+    tag, start, end = _tlv(md_der, 0, len(md_der))
+    if tag != 0x04:
+        raise CmsFormatError("messageDigest is not an OCTET STRING")
+    md = md_der[start:end]
+    ct_ok = ct == ct_der
+    if not ct_ok:
         check.problems.append("contentType attribute differs from the encapsulated type")
     if content_digest is not None and check.encap_content is None:
         expected = content_digest(digest_name)
@@ -288,24 +346,27 @@ def check_signed_data(
         expected = digest(digest_name, check.encap_content)
     else:
         raise CmsFormatError("no content to check the messageDigest against")
-    check.digest_ok = md.native == expected and ct.native == content_type
-    if not check.digest_ok and md.native != expected:
+    check.digest_ok = md == expected and ct_ok
+    if md != expected:
         check.problems.append("the messageDigest does not match the signed bytes")
     st = _attr(index, "signing_time")
     if st is not None:
-        check.signing_time = st.native.astimezone(UTC)
+        try:
+            check.signing_time = cms.Time.load(st).native.astimezone(UTC)
+        except (ValueError, TypeError, AttributeError):
+            check.problems.append("unreadable signingTime attribute (ignored)")
     if check.signer_cert is not None:
         # RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF.
-        signed = b"\x31" + attrs.dump()[1:]
+        signed = b"\x31" + attrs_der[1:]
         try:
             verify_raw(check.signer_cert, sig_algo, digest_name, check.signature_value, signed)
             check.signature_ok = True
         except (InvalidSignature, UnsupportedAlgorithm, ValueError, KeyError) as exc:
             check.problems.append(f"the CMS signature does not verify ({exc or 'invalid'})")
         signer_der = check.signer_cert.public_bytes(Encoding.DER)
-        ess = index.get(_OIDS["signing_certificate_v2"]) or index.get(
-            _OIDS["signing_certificate"])
-        ess_key = (ess.dump() if ess is not None else b"", signer_der)
+        # Key by both attribute bytes: which one is present matters (v2 wins).
+        ess_key = (_attr(index, "signing_certificate_v2") or b"",
+                   _attr(index, "signing_certificate") or b"", signer_der)
         if ess_key in _MEMO.ess:
             check.signing_certificate_ok = _MEMO.ess[ess_key]
         else:
@@ -316,9 +377,8 @@ def check_signed_data(
                 "the signing-certificate attribute names another certificate"
             )
     unsigned = si["unsigned_attrs"]
-    tst = _attr(_index(unsigned), "signature_time_stamp_token") if unsigned else None
-    if tst is not None:
-        check.timestamp_token = tst.dump()
+    if unsigned:
+        check.timestamp_token = _attr(_index(unsigned.dump()), "signature_time_stamp_token")
     for crl in sd["crls"] or ():
         if crl.name == "crl":
             check.crls.append(crl.chosen.dump())
@@ -328,38 +388,39 @@ def check_signed_data(
     return check
 
 
-def _ess_matches(index: dict[str, Any], der: bytes, cert: x509.Certificate) -> bool | None:
+def _ess_matches(index: dict[bytes, bytes], der: bytes, cert: x509.Certificate) -> bool | None:
     """RFC 5035 / RFC 2634 §5.4: the first ESSCertID must identify the signer."""
-    v2 = _attr(index, "signing_certificate_v2")
-    if v2 is not None:
-        ids = v2["certs"]
-        if not len(ids):
-            return False
-        first = ids[0]
-        algo = hash_name(first["hash_algorithm"]["algorithm"].native)
-        ok = bool(first["cert_hash"].native == digest(algo, der))
-    else:
-        v1 = _attr(index, "signing_certificate")
-        if v1 is None:
-            return None
-        ids = v1["certs"]
-        if not len(ids):
-            return False
-        first = ids[0]
-        ok = bool(first["cert_hash"].native == digest("sha1", der))
-    issuer_serial = first["issuer_serial"]
-    if ok and not isinstance(issuer_serial, core.Void):
-        ok = issuer_serial["serial_number"].native == cert.serial_number
+    try:
+        v2 = _attr(index, "signing_certificate_v2")
+        if v2 is not None:
+            ids = tsp.SigningCertificateV2.load(v2)["certs"]
+            if not len(ids):
+                return False
+            first = ids[0]
+            algo = hash_name(first["hash_algorithm"]["algorithm"].native)
+            ok = bool(first["cert_hash"].native == digest(algo, der))
+        else:
+            v1 = _attr(index, "signing_certificate")
+            if v1 is None:
+                return None
+            ids = tsp.SigningCertificate.load(v1)["certs"]
+            if not len(ids):
+                return False
+            first = ids[0]
+            ok = bool(first["cert_hash"].native == digest("sha1", der))
+        issuer_serial = first["issuer_serial"]
+        if ok and not isinstance(issuer_serial, core.Void):
+            ok = issuer_serial["serial_number"].native == cert.serial_number
+    except (ValueError, TypeError, KeyError):
+        return False
     return ok
 
 
-def _adbe_revocation(value: Any, check: CmsCheck) -> None:
-    from asn1crypto import pdf  # registers the adbe attribute's type
+def _adbe_revocation(value: bytes, check: CmsCheck) -> None:
+    from asn1crypto import pdf
 
     try:
-        parsed = value if not hasattr(value, "parsed") else value.parsed
-        if not isinstance(parsed, pdf.RevocationInfoArchival):
-            parsed = pdf.RevocationInfoArchival.load(value.dump())
+        parsed = pdf.RevocationInfoArchival.load(value)
         for crl in parsed["crl"] or ():
             check.crls.append(crl.dump())
         for resp in parsed["ocsp"] or ():

@@ -53,6 +53,8 @@ class SigEntry:
     """The raw ``/Contents`` value (bytes for a string)."""
     contents_span: tuple[int, int] | None
     """Where the fast reader found ``/Contents`` (None from pyHanko)."""
+    problem: str | None = None
+    """Why this field's signature cannot be read at all (e.g. ``/V`` points nowhere)."""
     m: str | None = None
     """``/M`` as written."""
     pyhanko_coverage: str | None = None
@@ -71,6 +73,8 @@ class DocView:
     dss_crls: list[bytes] = field(default_factory=list)
     dss_ocsps: list[bytes] = field(default_factory=list)
     scanned: ScannedPdf | None = None
+    fallback_reason: str | None = None
+    """Why the strict reader gave way to pyHanko's, when it did."""
     notes: list[str] = field(default_factory=list)
     _reader: Any = None
 
@@ -134,6 +138,7 @@ def _read_fast(data: bytes) -> DocView:
                 contents=sig.get("Contents"),
                 contents_span=f.contents_span,
                 m=_str(sig.get("M")),
+                problem=f.problem,
             ))
         _dss_fast(pdf, view)
     except (IndexError, ValueError, TypeError, RecursionError) as exc:
@@ -157,7 +162,8 @@ def _read_pyhanko(data: bytes, why: str) -> DocView:
         if reader.encrypted:
             raise UnreadablePdfError("the PDF is encrypted; signatures in encrypted PDFs "
                                      "are not verified (decrypt it first)")
-        view = DocView(data, [], None, reader.xrefs.total_revisions, _reader=reader)
+        view = DocView(data, [], None, reader.xrefs.total_revisions, _reader=reader,
+                       fallback_reason=why)
         view.notes.append(f"read with pyHanko's reader ({why})")
         for name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
             sig = sig_obj.get_object()
@@ -220,7 +226,10 @@ def unreferenced_objects(view: DocView, start: int) -> list[str]:
     """
     pdf = view.scanned
     if pdf is None:
-        return []
+        # pyHanko does not account for unreferenced objects, and the strict reader could
+        # not read this file: fail closed rather than skip the check.
+        return ["the strict reader could not read this file, so objects added after "
+                f"signing cannot be accounted for ({view.fallback_reason})"]
     data = pdf.data
     referenced: set[tuple[int, int, int]] = set()
     for rev in pdf.revisions:
@@ -228,6 +237,8 @@ def unreferenced_objects(view: DocView, start: int) -> list[str]:
             referenced.update((num, e[2], e[1]) for num, e in rev.entries.items() if e[0] == 1)
             if rev.is_stream:
                 referenced.add((-1, -1, rev.xref_offset))
+            if rev.hidden is not None:
+                referenced.add((-1, -1, rev.hidden.xref_offset))
     findings: list[str] = []
     lex = pdf.lexer
     i = lex.skip(start)

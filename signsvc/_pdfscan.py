@@ -14,6 +14,7 @@ signature does not cover).
 
 from __future__ import annotations
 
+import base64
 import re
 import zlib
 from collections.abc import Iterator
@@ -82,23 +83,119 @@ class Stream:
     raw: bytes
 
     def decode(self) -> bytes:
+        """The decoded data (ISO 32000-1 §7.4): the standard non-image filters, chained."""
         filters = self.dict.get("Filter")
         if filters is None:
             return self.raw
-        if isinstance(filters, Name):
-            filters = [filters]
         parms = self.dict.get("DecodeParms")
-        if len(filters) != 1 or filters[0] != "FlateDecode":
-            raise PdfSyntaxError(f"unsupported stream filter {filters!r}")
-        d = zlib.decompressobj()
-        out = d.decompress(self.raw, MAX_STREAM)
-        if d.unconsumed_tail:
-            raise PdfLimitError("stream expands beyond the size limit")
-        if isinstance(parms, list):
-            parms = parms[0] if parms else None
-        if isinstance(parms, dict) and int(parms.get("Predictor", 1)) > 1:
-            out = _png_unpredict(out, parms)
+        if isinstance(filters, Name):
+            filters, parms = [filters], [parms]
+        if not isinstance(parms, list):
+            parms = [parms] * len(filters)
+        if not isinstance(filters, list) or len(parms) != len(filters):
+            raise PdfSyntaxError("malformed /Filter or /DecodeParms")
+        out = self.raw
+        for name, parm in zip(filters, parms, strict=True):
+            decoder = _DECODERS.get(name) if isinstance(name, Name) else None
+            if decoder is None:
+                raise PdfSyntaxError(f"unsupported stream filter {name!r}")
+            out = decoder(out)
+            if len(out) > MAX_STREAM:
+                raise PdfLimitError("stream expands beyond the size limit")
+            if isinstance(parm, dict) and int(parm.get("Predictor", 1)) > 1:
+                if name not in ("FlateDecode", "LZWDecode"):
+                    raise PdfSyntaxError(f"predictor on {name}")
+                out = _png_unpredict(out, parm)
         return out
+
+
+def _flate(data: bytes) -> bytes:
+    d = zlib.decompressobj()
+    out = d.decompress(data, MAX_STREAM)
+    if d.unconsumed_tail:
+        raise PdfLimitError("stream expands beyond the size limit")
+    return out
+
+
+def _ascii_hex(data: bytes) -> bytes:
+    text = data.split(b">", 1)[0]
+    digits = re.sub(rb"[\x00\t\n\f\r ]+", b"", text)
+    if not re.fullmatch(rb"[0-9A-Fa-f]*", digits):
+        raise PdfSyntaxError("bad ASCIIHexDecode data")
+    return bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode("ascii"))
+
+
+def _ascii85(data: bytes) -> bytes:
+    text = re.sub(rb"[\x00\t\n\f\r ]+", b"", data)
+    if text.endswith(b"~>"):
+        text = text[:-2]
+    try:
+        return base64.a85decode(text)
+    except ValueError as exc:
+        raise PdfSyntaxError(f"bad ASCII85Decode data: {exc}") from exc
+
+
+def _run_length(data: bytes) -> bytes:
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        n = data[i]
+        if n == 128:
+            break
+        if n < 128:
+            out += data[i + 1 : i + 2 + n]
+            i += 2 + n
+        else:
+            out += data[i + 1 : i + 2] * (257 - n)
+            i += 2
+        if len(out) > MAX_STREAM:
+            raise PdfLimitError("stream expands beyond the size limit")
+    return bytes(out)
+
+
+def _lzw(data: bytes) -> bytes:
+    """LZWDecode with EarlyChange 1 (ISO 32000-1 §7.4.4.2)."""
+    table = [bytes([i]) for i in range(256)] + [b"", b""]
+    out = bytearray()
+    bits = nbits = 0
+    width = 9
+    prev: bytes | None = None
+    for byte in data:
+        bits = (bits << 8) | byte
+        nbits += 8
+        while nbits >= width:
+            nbits -= width
+            code = (bits >> nbits) & ((1 << width) - 1)
+            if code == 256:
+                table, width, prev = table[:258], 9, None
+                continue
+            if code == 257:
+                return bytes(out)
+            if code < len(table):
+                entry = table[code]
+                if prev is not None:
+                    table.append(prev + entry[:1])
+            elif prev is not None and code == len(table):
+                entry = prev + prev[:1]
+                table.append(entry)
+            else:
+                raise PdfSyntaxError("bad LZWDecode data")
+            out += entry
+            if len(out) > MAX_STREAM:
+                raise PdfLimitError("stream expands beyond the size limit")
+            prev = entry
+            if len(table) + 1 >= (1 << width) and width < 12:
+                width += 1
+    return bytes(out)
+
+
+_DECODERS = {
+    "FlateDecode": _flate,
+    "ASCIIHexDecode": _ascii_hex,
+    "ASCII85Decode": _ascii85,
+    "RunLengthDecode": _run_length,
+    "LZWDecode": _lzw,
+}
 
 
 def _png_unpredict(data: bytes, parms: dict[str, Any]) -> bytes:
@@ -298,21 +395,33 @@ class Revision:
     _subsections: list[tuple[int, int, int]] = field(default_factory=list)
     """(first object number, count, offset of the rows) of a table, read on demand."""
 
+    hidden: Revision | None = None
+    """The cross-reference stream of a hybrid file's table (``/XRefStm``)."""
+
     @property
     def entries(self) -> dict[int, tuple[int, int, int]]:
         """object number -> (type, offset or object stream number, gen or index)."""
         if self._entries is None:
-            entry = re.compile(rb"(\d{10}) (\d{5}) ([nf])")
-            out: dict[int, tuple[int, int, int]] = {}
-            for first, count, pos in self._subsections:
-                # ISO 32000-1 §7.5.4: entries are exactly 20 bytes; check them at once.
-                block = self._data[pos : pos + 20 * count]
-                if len(block) != 20 * count or _XREF_ROWS.fullmatch(block) is None:
-                    raise PdfSyntaxError(f"malformed cross-reference entries at offset {pos}")
-                for k, (off, gen, kind) in enumerate(entry.findall(block)):
-                    out[first + k] = (1, int(off), int(gen)) if kind == b"n" else (0, 0, int(gen))
-            self._entries = out
+            table = self._table_entries()
+            if self.hidden is not None:
+                # Stream entries fill what the table leaves out or marks free.
+                merged = dict(self.hidden.entries)
+                merged.update({n: e for n, e in table.items() if e[0] != 0 or n not in merged})
+                table = merged
+            self._entries = table
         return self._entries
+
+    def _table_entries(self) -> dict[int, tuple[int, int, int]]:
+        entry = re.compile(rb"(\d{10}) (\d{5}) ([nf])")
+        out: dict[int, tuple[int, int, int]] = {}
+        for first, count, pos in self._subsections:
+            # ISO 32000-1 §7.5.4: entries are exactly 20 bytes; check them at once.
+            block = self._data[pos : pos + 20 * count]
+            if len(block) != 20 * count or _XREF_ROWS.fullmatch(block) is None:
+                raise PdfSyntaxError(f"malformed cross-reference entries at offset {pos}")
+            for k, (off, gen, kind) in enumerate(entry.findall(block)):
+                out[first + k] = (1, int(off), int(gen)) if kind == b"n" else (0, 0, int(gen))
+        return out
 
 
 @dataclass(frozen=True)
@@ -328,6 +437,7 @@ class SignatureField:
     """The signature dictionary."""
     contents_span: tuple[int, int] | None
     """Where the ``/Contents`` value lies in the file (hex string including <>)."""
+    problem: str | None = None
 
 
 class ScannedPdf:
@@ -399,9 +509,15 @@ class ScannedPdf:
         trailer, _ = self.lexer.value(i + 7)
         if not isinstance(trailer, PdfDict):
             raise PdfSyntaxError("trailer is not a dictionary")
-        if "XRefStm" in trailer:
-            raise PdfSyntaxError("hybrid-reference file (/XRefStm)")
-        return Revision(offset, trailer, _data=data, _subsections=subsections)
+        rev = Revision(offset, trailer, _data=data, _subsections=subsections)
+        hidden = trailer.get("XRefStm")
+        if hidden is not None:
+            # ISO 32000-1 §7.5.8.4 hybrid file: the stream lists the objects kept in
+            # object streams; its entries count after the table's, for this revision.
+            if not isinstance(hidden, int) or isinstance(hidden, bool):
+                raise PdfSyntaxError("malformed /XRefStm")
+            rev.hidden = self._read_xref_stream(hidden)
+        return rev
 
     def _read_xref_stream(self, offset: int) -> Revision:
         num, _, obj = self._parse_indirect(offset, expect=None)
@@ -539,7 +655,13 @@ class ScannedPdf:
             if v is None:
                 continue
             sig = self.resolve(v)
-            if sig is None:  # ISO 32000-1 §7.3.10: a reference to nothing is null
+            if sig is None and isinstance(v, Ref):
+                # ISO 32000-1 §7.3.10 makes a reference to nothing null, but a signature
+                # field whose value points nowhere is a forgery attempt (USF), not an
+                # empty field: report it as a signature that cannot be read.
+                out.append(SignatureField(name, item[0], v, PdfDict(), None,
+                                          problem=f"/V refers to object {v.num} {v.gen}, "
+                                          "which does not exist"))
                 continue
             if not isinstance(sig, PdfDict):
                 raise PdfSyntaxError(f"signature field {name}: /V is not a dictionary")

@@ -32,6 +32,7 @@ at most :data:`MAX_SIGNER_DEPTH` levels.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -119,10 +120,10 @@ class ChainResult:
             "indication": self.indication.value,
             "sub_indication": self.sub_indication.value if self.sub_indication else None,
             "reason": self.reason,
-            "path": [c.subject.rfc4514_string() for c in self.path],
+            "path": [_subject_text(c) for c in self.path],
             "failed_index": self.failed_index,
             "failed_certificate": (
-                self.failed_certificate.subject.rfc4514_string()
+                _subject_text(self.failed_certificate)
                 if self.failed_certificate is not None
                 else None
             ),
@@ -133,6 +134,12 @@ class ChainResult:
             "validation_time": self.validation_time.isoformat() if self.validation_time else None,
             "policy": self.policy,
         }
+
+
+@functools.lru_cache(maxsize=1024)
+def _subject_text(cert: x509.Certificate) -> str:
+    # Cached: batch reports name the same few chains thousands of times.
+    return cert.subject.rfc4514_string()
 
 
 def _setup_error(argument: str, reason: str) -> ValidationSetupError:

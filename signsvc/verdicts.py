@@ -16,6 +16,7 @@ tools parse (documented in ``docs/verify-report.md``).
 from __future__ import annotations
 
 import copyreg
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -86,17 +87,7 @@ class CertificateSummary:
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> CertificateSummary:
-        cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        cn = cns[0].value if cns else None
-        return cls(
-            subject=cert.subject.rfc4514_string(),
-            common_name=cn if isinstance(cn, str) else None,
-            serial=format(cert.serial_number, "x"),
-            issuer=cert.issuer.rfc4514_string(),
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-            certificate=cert,
-        )
+        return _summary(cert)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +98,23 @@ class CertificateSummary:
             "not_before": _iso(self.not_before),
             "not_after": _iso(self.not_after),
         }
+
+
+@functools.lru_cache(maxsize=1024)
+def _summary(cert: x509.Certificate) -> CertificateSummary:
+    # Cached: a batch names the same few signers thousands of times, and the RFC 4514
+    # strings cost more than the rest of a signature check.
+    cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    cn = cns[0].value if cns else None
+    return CertificateSummary(
+        subject=cert.subject.rfc4514_string(),
+        common_name=cn if isinstance(cn, str) else None,
+        serial=format(cert.serial_number, "x"),
+        issuer=cert.issuer.rfc4514_string(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        certificate=cert,
+    )
 
 
 @dataclass(frozen=True)

@@ -196,12 +196,12 @@ def verify_pdf(
     except OSError as exc:
         return _failed_document(path, now, started, f"cannot read {path}: "
                                 f"{exc.strerror or exc}", "OSError")
-    sha = hashlib.sha256(data).hexdigest()
+    hashes = _Hashes(data)
     try:
         view = read_document(data)
     except UnreadablePdfError as exc:
         return _failed_document(path, now, started, str(exc), "BadInputError",
-                                sha256=sha, size=len(data))
+                                sha256=hashes.file_sha256(), size=len(data))
     if fetcher is None and online:
         fetcher = RevocationFetcher(online=True)
     ctx = _Ctx(
@@ -211,7 +211,8 @@ def verify_pdf(
         crls=[c for c in (_LOADER.crl(d) for d in view.dss_crls) if c is not None],
         ocsps=_ocsps(view.dss_ocsps),
     )
-    results = [_verify_signature(view, entry, ctx) for entry in _in_file_order(view)]
+    results = [_verify_signature(view, entry, ctx, hashes) for entry in _in_file_order(view)]
+    sha = hashes.file_sha256()
     if not results:
         ends = view.revision_ends
         if ends and data[ends[-1]:].strip(b" \t\r\n\f\x00"):
@@ -297,7 +298,37 @@ def _pdf_date(text: str | None) -> datetime | None:
         return None
 
 
-def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx) -> SignatureResult:
+class _Hashes:
+    """The file's SHA-256 and the signatures' byte-range digests, sharing one pass.
+
+    The whole-file hash (for reports and resume) and a whole-file signature's range
+    digest differ only by the ``/Contents`` gap: hash the first part once, copy the
+    state, and finish both. On a 2 MB document that halves the hashing.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._file: str | None = None
+
+    def file_sha256(self) -> str:
+        if self._file is None:
+            self._file = hashlib.sha256(self.data).hexdigest()
+        return self._file
+
+    def range_digest(self, name: str, len1: int, start2: int, len2: int) -> bytes:
+        view = memoryview(self.data)
+        if name == "sha256" and self._file is None:
+            whole = hashlib.sha256(view[:len1])
+            part = whole.copy()
+            whole.update(view[len1:])
+            self._file = whole.hexdigest()
+            part.update(view[start2 : start2 + len2])
+            return part.digest()
+        return digest(name, view[:len1], view[start2 : start2 + len2])
+
+
+def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
+                      hashes: _Hashes) -> SignatureResult:
     is_ts = entry.sig_type == "DocTimeStamp" or entry.sub_filter in TIMESTAMP_SUBFILTERS
     kind = "document-timestamp" if is_ts else "signature"
 
@@ -306,6 +337,8 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx) -> SignatureRes
                                sub_filter=entry.sub_filter, **more)  # type: ignore[arg-type]
 
     data = view.data
+    if entry.problem is not None:
+        return failed(SubIndication.FORMAT_FAILURE, entry.problem)
     br = entry.byte_range
     if not (isinstance(br, list) and len(br) == 4
             and all(type(x) is int and x >= 0 for x in br)):
@@ -328,17 +361,16 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx) -> SignatureRes
         data[len1 : len1 + 1] == b"<" and data[start2 - 1 : start2] == b">"
         and _HEX_BODY.fullmatch(data, len1 + 1, start2 - 1) is not None
         and (start2 - len1 - 2) == 2 * len(contents)
-        and (entry.contents_span is None or entry.contents_span == (len1, start2))
+        and (entry.contents_span == (len1, start2) if entry.contents_span is not None
+             else bytes.fromhex(data[len1 + 1 : start2 - 1].decode("ascii")) == contents)
     )
     if not gap_ok:
         # ISO 32000-1 §12.8.1: the excluded range is exactly the /Contents value.
         return failed(SubIndication.FORMAT_FAILURE,
                       "the bytes left out of /ByteRange are not exactly this signature's "
                       "/Contents hex string (signature wrapping)", byte_range=byte_range)
-    signed = (memoryview(data)[:len1], memoryview(data)[start2 : start2 + len2])
-
     def range_digest(name: str) -> bytes:
-        return digest(name, *signed)
+        return hashes.range_digest(name, len1, start2, len2)
 
     try:
         check = check_signed_data(load_signed_data(contents),

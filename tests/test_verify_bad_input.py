@@ -110,5 +110,7 @@ def test_signature_value_pointing_nowhere(tmp_path: Path) -> None:
     field = b"<< /FT /Sig /T (Signature1) /V 99 0 R /Rect [0 0 0 0] >>"
     result = verify_pdf(_write(tmp_path, "nowhere.pdf", classic_pdf([catalog, *PAGE, field])),
                         trust=ROOTS)
-    # ISO 32000-1 §7.3.10: a reference to a missing object is null: no signature value.
-    assert result.unsigned
+    # A reference to nothing is null (ISO 32000-1 §7.3.10), but in a signature field it
+    # is a forgery attempt: reported as a signature that fails, not as an unsigned file.
+    assert result.indication is Indication.TOTAL_FAILED
+    assert result.signatures[0].reason == "/V refers to object 99 0, which does not exist"
