@@ -51,18 +51,24 @@ SIGNSVC_DEMO_PIN=123456 .venv/bin/signsvc sign "$demo"/signed/quyet-dinh-*.pdf \
     --suffix "-ban-hanh" --module "$module" --token "UBND quận Ô Môn" \
     --pin-env SIGNSVC_DEMO_PIN --level B-T --tsa http://127.0.0.1:18480/tsa \
     --reason "Ban hành" --journal "$demo/audit.sqlite3" --profile organisation \
-    --seal-image certs_test/images/seal.png --seal-size 36 --org-name "$org"
+    --seal-image certs_test/images/seal.png --seal-size 36 --org-name "$org" \
+    --chain certs_test/gov-ca-g2.crt.pem
 
 echo
 echo "== signsvc sign: the appendix in a separate file, organisation only, top right"
 SIGNSVC_DEMO_PIN=123456 .venv/bin/signsvc sign samples/phu-luc-123.pdf --out "$demo/signed" \
     --module "$module" --token "UBND quận Ô Môn" --pin-env SIGNSVC_DEMO_PIN \
     --level B-T --tsa http://127.0.0.1:18480/tsa --journal "$demo/audit.sqlite3" \
-    --profile appendix --doc-number "Số: 123/QĐ-UBND"
+    --profile appendix --doc-number "Số: 123/QĐ-UBND" --chain certs_test/gov-ca-g2.crt.pem
 
 echo
 echo "== signsvc audit"
 .venv/bin/signsvc audit --journal "$demo/audit.sqlite3"
+
+echo
+echo "== signsvc verify: the admin checks the whole folder (ETSI verdicts, HTML report)"
+.venv/bin/signsvc verify "$demo/signed" --trust certs_test/gov-root-g2.crt.pem --online \
+    --store "$demo/verify.sqlite3" --report "$demo/bao-cao-xac-minh.html"
 
 issued="$demo/signed/quyet-dinh-123-ban-hanh.pdf"
 echo
@@ -73,5 +79,6 @@ pdftoppm -r 60 -png -singlefile "$issued" "$demo/quyet-dinh-123-ban-hanh"
 echo
 echo "Signed decisions: $demo/signed/ (NAME.pdf by the leader, NAME-ban-hanh.pdf issued);"
 echo "page 1 of one, rendered: $demo/quyet-dinh-123-ban-hanh.png"
+echo "Verification report: $demo/bao-cao-xac-minh.html"
 echo "Demo tokens live in $demo; to use them yourself:"
 echo "  export SOFTHSM2_CONF=$SOFTHSM2_CONF"

@@ -13,6 +13,7 @@ entries. Nothing here recurses over certificate contents.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Hashable
 from datetime import datetime
@@ -99,6 +100,13 @@ def name_key(name: x509.Name) -> NameKey:
             _NAME_KEYS.clear()
         _NAME_KEYS[der] = key
     return key
+
+
+@functools.lru_cache(maxsize=1024)
+def subject_text(cert: x509.Certificate) -> str:
+    """The RFC 4514 subject, cached: results name the same few chains thousands of
+    times in a batch, and the string costs more than checking a cached signature."""
+    return cert.subject.rfc4514_string()
 
 
 def describe(cert: x509.Certificate) -> str:

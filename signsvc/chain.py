@@ -32,7 +32,6 @@ at most :data:`MAX_SIGNER_DEPTH` levels.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +43,14 @@ from cryptography.x509 import ocsp
 from signsvc._crl import CrlInfo, crl_info
 from signsvc._pathbuild import Budget, BudgetExceededError, PathBuilder
 from signsvc._pathcheck import CheckOptions, Failure, check_path, normalise_key_usage, position
-from signsvc._x509 import DEFAULT_CACHE, CertInfo, NameKey, ValidationCache, describe
+from signsvc._x509 import (
+    DEFAULT_CACHE,
+    CertInfo,
+    NameKey,
+    ValidationCache,
+    describe,
+    subject_text,
+)
 from signsvc.algorithms import DEFAULT_POLICY, HISTORICAL_POLICY, ValidationPolicy
 from signsvc.errors import BadInputError, ValidationSetupError
 from signsvc.indications import Indication, SubIndication
@@ -120,10 +126,10 @@ class ChainResult:
             "indication": self.indication.value,
             "sub_indication": self.sub_indication.value if self.sub_indication else None,
             "reason": self.reason,
-            "path": [_subject_text(c) for c in self.path],
+            "path": [subject_text(c) for c in self.path],
             "failed_index": self.failed_index,
             "failed_certificate": (
-                _subject_text(self.failed_certificate)
+                subject_text(self.failed_certificate)
                 if self.failed_certificate is not None
                 else None
             ),
@@ -134,12 +140,6 @@ class ChainResult:
             "validation_time": self.validation_time.isoformat() if self.validation_time else None,
             "policy": self.policy,
         }
-
-
-@functools.lru_cache(maxsize=1024)
-def _subject_text(cert: x509.Certificate) -> str:
-    # Cached: batch reports name the same few chains thousands of times.
-    return cert.subject.rfc4514_string()
 
 
 def _setup_error(argument: str, reason: str) -> ValidationSetupError:
@@ -458,7 +458,7 @@ class _Run:
             if info.ocsp_nocheck:
                 # RFC 6960 §4.2.2.2.1: id-pkix-ocsp-nocheck — trusted for its lifetime.
                 outcome.revocation.append(
-                    CertificateRevocation(i, info.cert.subject.rfc4514_string(), "not-checked",
+                    CertificateRevocation(i, subject_text(info.cert), "not-checked",
                                           "none", "id-pkix-ocsp-nocheck")
                 )
                 continue

@@ -33,7 +33,7 @@ from cryptography.x509 import ocsp
 
 from signsvc._crl import CrlInfo, CrlVerdict, evaluate_crls
 from signsvc._der import DerError, subject_public_key_bits
-from signsvc._x509 import CertInfo, NameKey, ValidationCache, verify_signature
+from signsvc._x509 import CertInfo, NameKey, ValidationCache, subject_text, verify_signature
 from signsvc.errors import BadInputError
 
 __all__ = ["OCSP_MAX_AGE", "CertificateRevocation", "load_ocsp_response"]
@@ -273,7 +273,7 @@ class RevocationContext:
     ) -> CertificateRevocation:
         info = path[i]
         issuer = path[i - 1]
-        subject = info.cert.subject.rfc4514_string()
+        subject = subject_text(info.cert)
         ocsp_ctx = self.ocsp_ctx
         ocsp_detail = None
         if responses:
