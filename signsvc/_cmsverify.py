@@ -242,13 +242,19 @@ def _memo_signature_algorithm(
     return kind, h, pss
 
 
+@functools.lru_cache(maxsize=256)
+def public_key(cert: x509.Certificate) -> Any:
+    """The certificate's key, parsed once per certificate (a batch has few signers)."""
+    return cert.public_key()
+
+
 def verify_raw(
     cert: x509.Certificate, algo: cms.SignedDigestAlgorithm, digest_name: str,
     signature: bytes, data: bytes,
 ) -> None:
     """Raise InvalidSignature unless ``signature`` over ``data`` verifies."""
     kind, in_oid, pss = _memo_signature_algorithm(algo.dump())
-    key = cert.public_key()
+    key = public_key(cert)
     h = in_oid or digest_name
     if kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
         key.verify(signature, data, padding.PKCS1v15(), _HASHES[h]())

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from signsvc._pdfscan import (
+    STARTXREF,
     Name,
     PdfDict,
     PdfLimitError,
@@ -97,12 +98,12 @@ def _revision_ends(pdf: ScannedPdf) -> list[int]:
     data = pdf.data
     ends: list[int] = []
     for rev in pdf.revisions:
-        m = re.compile(rb"startxref\s+%d\s+%%%%EOF(?:\r\n|\r|\n)?" % rev.xref_offset).search(
-            data, rev.xref_offset
-        )
-        if not m:
+        for m in STARTXREF.finditer(data, rev.xref_offset):
+            if int(m.group(1)) == rev.xref_offset:
+                ends.append(m.end())
+                break
+        else:
             raise PdfSyntaxError(f"no startxref/%%EOF for the section at {rev.xref_offset}")
-        ends.append(m.end())
     return ends
 
 
@@ -242,8 +243,8 @@ def unreferenced_objects(view: DocView, start: int) -> list[str]:
     findings: list[str] = []
     lex = pdf.lexer
     i = lex.skip(start)
-    header = re.compile(rb"(\d+)\s+(\d+)\s+obj\b")
-    tail = re.compile(rb"startxref\s+\d+\s+%%EOF")
+    header = _HEADER
+    tail = STARTXREF
     while i < len(data):
         m = header.match(data, i)
         try:
@@ -282,7 +283,7 @@ def unreferenced_objects(view: DocView, start: int) -> list[str]:
 def _end_of_object(pdf: ScannedPdf, offset: int) -> int:
     """Offset just past an indirect object's value (or its ``endstream``)."""
     data = pdf.data
-    m = re.compile(rb"(\d+)\s+(\d+)\s+obj").match(data, offset)
+    m = _HEADER.match(data, offset)
     assert m is not None
     value, i = pdf.lexer.value(m.end())
     i = pdf.lexer.skip(i)
@@ -301,6 +302,7 @@ def _end_of_object(pdf: ScannedPdf, offset: int) -> int:
     return i
 
 
+_HEADER = re.compile(rb"(\d+)\s+(\d+)\s+obj\b")
 _LEVEL_WORDS = {
     "LTA_UPDATES": "validation data (DSS) or document time-stamps added",
     "FORM_FILLING": "signatures added or form fields filled",

@@ -240,12 +240,12 @@ _TOKEN = re.compile(
 )
 _WS = b" \t\r\n\f\x00"
 _DELIM = b"()<>[]{}/%"
-_NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)")
 _NAME = re.compile(rb"/([^\s()<>\[\]{}/%\x00]*)")
 _HEX_BODY = re.compile(rb"[0-9A-Fa-f \t\r\n\f\x00]*")
-_KEYWORD = re.compile(rb"[A-Za-z]+")
-_REF_TAIL = re.compile(rb"\s+(\d+)\s+R(?=[\s()<>\[\]{}/%]|$)")
 _OBJ_HEADER = re.compile(rb"(\d+)\s+(\d+)\s+obj(?=[\s<\[(/%]|$)")
+_XREF_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])")
+_XREF_SUBSECTION = re.compile(rb"(\d+)\s+(\d+)[ \t]*\r?\n?")
+STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF(?:\r\n|\r|\n)?")
 _XREF_ROWS = re.compile(rb"(?:\d{10} \d{5} [nf](?: \r| \n|\r\n))*")
 _WS_COMMENTS = re.compile(rb"(?:[ \t\r\n\f\x00]+|%[^\r\n]*)*")
 _ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b",
@@ -412,7 +412,7 @@ class Revision:
         return self._entries
 
     def _table_entries(self) -> dict[int, tuple[int, int, int]]:
-        entry = re.compile(rb"(\d{10}) (\d{5}) ([nf])")
+        entry = _XREF_ENTRY
         out: dict[int, tuple[int, int, int]] = {}
         for first, count, pos in self._subsections:
             # ISO 32000-1 §7.5.4: entries are exactly 20 bytes; check them at once.
@@ -463,7 +463,7 @@ class ScannedPdf:
         pos = data.rfind(b"startxref")
         if pos < 0:
             raise PdfSyntaxError("no startxref")
-        m = re.compile(rb"startxref\s+(\d+)\s+%%EOF").match(data, pos)
+        m = STARTXREF.match(data, pos)
         if not m:
             raise PdfSyntaxError("malformed startxref / %%EOF at the end")
         offset = int(m.group(1))
@@ -498,7 +498,7 @@ class ScannedPdf:
         data = self.data
         i = self.lexer.skip(offset + 4)
         subsections: list[tuple[int, int, int]] = []
-        sub = re.compile(rb"(\d+)\s+(\d+)[ \t]*\r?\n?")
+        sub = _XREF_SUBSECTION
         while not data.startswith(b"trailer", i):
             m = sub.match(data, i)
             if not m:

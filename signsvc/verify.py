@@ -55,6 +55,7 @@ from signsvc._cmsverify import (
     check_signed_data,
     digest,
     load_signed_data,
+    public_key,
     tst_info,
 )
 from signsvc._pdfdoc import (
@@ -92,7 +93,7 @@ TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
 SIGNATURE_SUBFILTERS = frozenset({"adbe.pkcs7.detached", "ETSI.CAdES.detached",
                                   "adbe.pkcs7.sha1"})
 TIMESTAMP_SUBFILTERS = frozenset({"ETSI.RFC3161"})
-_HEX_BODY = re.compile(rb"[0-9A-Fa-f]*")
+_HEX_DIGITS = b"0123456789ABCDEFabcdef"
 _CACHE_LIMIT = 4096
 
 
@@ -359,7 +360,7 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
                       "string", byte_range=byte_range)
     gap_ok = (
         data[len1 : len1 + 1] == b"<" and data[start2 - 1 : start2] == b">"
-        and _HEX_BODY.fullmatch(data, len1 + 1, start2 - 1) is not None
+        and not data[len1 + 1 : start2 - 1].translate(None, _HEX_DIGITS)
         and (start2 - len1 - 2) == 2 * len(contents)
         and (entry.contents_span == (len1, start2) if entry.contents_span is not None
              else bytes.fromhex(data[len1 + 1 : start2 - 1].decode("ascii")) == contents)
@@ -545,7 +546,7 @@ def _judge(
     if integrity.signing_certificate_ok is False:
         return out(SubIndication.NO_SIGNING_CERTIFICATE_FOUND, problems)
     for verdict in (ctx.policy.hash_verdict(check.digest_algorithm, at=poe),
-                    ctx.policy.key_verdict(check.signer_cert.public_key(), at=poe)):
+                    ctx.policy.key_verdict(public_key(check.signer_cert), at=poe)):
         if not verdict.accepted:
             return out(SubIndication.CRYPTO_CONSTRAINTS_FAILURE, verdict.note or "weak")
     if timestamp is not None and not timestamp.valid:
