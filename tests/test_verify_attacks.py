@@ -1,4 +1,4 @@
-"""verify_pdf against the attack corpus of tests/attacks.py (USF, ISA, SWA, shadow).
+"""verify_pdf against the attack corpus of tests/attacks/ (USF, ISA, SWA, shadow).
 
 The rule (issue 6): every attack file comes out TOTAL-FAILED, or with a signature whose
 modification level is ``disallowed``, or with ``error`` set; never TOTAL-PASSED. The
