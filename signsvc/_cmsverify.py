@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from signsvc._cmsparts import CmsFormatError, CmsParts, der_element, split_signed_data
+
 __all__ = ["CmsCheck", "CmsFormatError", "check_signed_data", "load_signed_data"]
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
@@ -40,23 +42,9 @@ ADBE_REVOCATION = "1.2.840.113583.1.1.8"
 """adbe-revocationInfoArchival (ISO 32000-1 §12.8.3.3.2): CRLs/OCSP in signed attrs."""
 
 
-class CmsFormatError(Exception):
-    """The bytes are not a CMS SignedData a PDF signature may carry."""
-
-
-def load_signed_data(der: bytes) -> cms.SignedData:
-    """Parse a ContentInfo holding SignedData; trailing zero padding is ignored."""
-    try:
-        info = cms.ContentInfo.load(der)
-        if info["content_type"].native != "signed_data":
-            raise CmsFormatError(f"content type is {info['content_type'].native}, not signed_data")
-        sd = info["content"]
-        sd["signer_infos"]
-        return sd
-    except CmsFormatError:
-        raise
-    except (ValueError, TypeError, KeyError) as exc:
-        raise CmsFormatError(f"not a CMS SignedData: {exc}") from exc
+def load_signed_data(der: bytes) -> CmsParts:
+    """Split a ContentInfo holding SignedData (see :mod:`signsvc._cmsparts`)."""
+    return split_signed_data(der)
 
 
 def hash_name(algorithm: str) -> str:
@@ -77,7 +65,6 @@ def digest(name: str, *parts: bytes | memoryview) -> bytes:
 class CmsCheck:
     """What the container says and whether its own cryptography holds."""
 
-    signed_data: cms.SignedData
     certificates: list[x509.Certificate]
     """Every certificate in the container, signer included."""
     signer_cert: x509.Certificate | None
@@ -119,23 +106,6 @@ _OIDS = {
 _OID_DER = {name: core.ObjectIdentifier(dotted).dump() for name, dotted in _OIDS.items()}
 
 
-def _tlv(buf: bytes, i: int, end: int) -> tuple[int, int, int]:
-    """Tag byte, content start and content end of the DER element at ``i``."""
-    if i + 2 > end:
-        raise CmsFormatError("truncated attribute")
-    tag, n = buf[i], buf[i + 1]
-    j = i + 2
-    if n & 0x80:
-        k = n & 0x7F
-        if not 1 <= k <= 4:
-            raise CmsFormatError("bad DER length in attributes")
-        n = int.from_bytes(buf[j : j + k], "big")
-        j += k
-    if j + n > end:
-        raise CmsFormatError("truncated attribute")
-    return tag, j, j + n
-
-
 def _index(attrs_der: bytes) -> dict[bytes, bytes]:
     """Attribute values (DER) by the attribute type's OID (DER), read straight from the
     bytes: asn1crypto's generic parse of the same costs more than the signature check.
@@ -143,13 +113,13 @@ def _index(attrs_der: bytes) -> dict[bytes, bytes]:
     out: dict[bytes, bytes] = {}
     if not attrs_der:
         return out
-    _, i, end = _tlv(attrs_der, 0, len(attrs_der))
+    _, i, end = der_element(attrs_der, 0, len(attrs_der))
     while i < end:
-        _, s, e = _tlv(attrs_der, i, end)
-        _, _, oe = _tlv(attrs_der, s, e)
+        _, s, e = der_element(attrs_der, i, end)
+        _, _, oe = der_element(attrs_der, s, e)
         oid = attrs_der[s:oe]
-        _, vs, ve = _tlv(attrs_der, oe, e)
-        _, _, v1e = _tlv(attrs_der, vs, ve)
+        _, vs, ve = der_element(attrs_der, oe, e)
+        _, _, v1e = der_element(attrs_der, vs, ve)
         if v1e != ve:
             raise CmsFormatError(f"attribute {oid.hex()} must have exactly one value")
         if oid in out:
@@ -249,11 +219,14 @@ def public_key(cert: x509.Certificate) -> Any:
 
 
 def verify_raw(
-    cert: x509.Certificate, algo: cms.SignedDigestAlgorithm, digest_name: str,
-    signature: bytes, data: bytes,
+    cert: x509.Certificate, algorithm: bytes, digest_name: str, signature: bytes,
+    data: bytes,
 ) -> None:
-    """Raise InvalidSignature unless ``signature`` over ``data`` verifies."""
-    kind, in_oid, pss = _memo_signature_algorithm(algo.dump())
+    """Raise InvalidSignature unless ``signature`` over ``data`` verifies.
+
+    ``algorithm`` is the DER of the SignerInfo's signatureAlgorithm.
+    """
+    kind, in_oid, pss = _memo_signature_algorithm(algorithm)
     key = public_key(cert)
     h = in_oid or digest_name
     if kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
@@ -272,14 +245,14 @@ def verify_raw(
 
 
 def check_signed_data(
-    sd: cms.SignedData,
+    sd: CmsParts,
     content_digest: Callable[[str], bytes] | None,
     load_cert: Callable[[bytes], x509.Certificate] = x509.load_der_x509_certificate,
 ) -> CmsCheck:
     """Check the single SignerInfo of ``sd``.
 
     Args:
-        sd: the parsed SignedData.
+        sd: the SignedData, split by :func:`load_signed_data`.
         content_digest: for detached signatures, the digest of the signed bytes under
             the named algorithm (the PDF ``/ByteRange``); None when the content is
             encapsulated (time-stamp tokens, ``adbe.pkcs7.sha1``).
@@ -288,62 +261,58 @@ def check_signed_data(
     Raises:
         CmsFormatError: the container cannot be checked at all.
     """
-    infos = sd["signer_infos"]
-    if len(infos) != 1:
+    if sd.signer_count != 1:
         # PAdES (ETSI EN 319 142-1 §6.3) and ISO 32000 allow exactly one signer.
-        raise CmsFormatError(f"{len(infos)} SignerInfos; a PDF signature has exactly one")
-    si = infos[0]
-    cert_set = sd["certificates"]
-    set_der = cert_set.dump() if cert_set else b""
-    certs = _MEMO.cert_sets.get(set_der)
+        raise CmsFormatError(f"{sd.signer_count} SignerInfos; a PDF signature has exactly one")
+    certs = _MEMO.cert_sets.get(sd.certificate_set)
     if certs is None:
         try:
-            certs = [load_cert(c.chosen.dump()) for c in cert_set or ()
-                     if c.name == "certificate"]
+            certs = [load_cert(c) for c in sd.certificates]
         except ValueError as exc:
             raise CmsFormatError(f"unreadable certificate in the container: {exc}") from exc
-        _MEMO.remember(_MEMO.cert_sets, set_der, certs)
-    sid = si["sid"]
-    key = (set_der, sid.dump())
+        _MEMO.remember(_MEMO.cert_sets, sd.certificate_set, certs)
+    key = (sd.certificate_set, sd.sid)
     if key in _MEMO.signers:
         idx = _MEMO.signers[key]
     else:
-        idx = _MEMO.remember(_MEMO.signers, key, _find_signer(sid, certs))
-    digest_name = _memo_algorithm(si["digest_algorithm"].dump())
-    sig_algo = si["signature_algorithm"]
-    eci = sd["encap_content_info"]
-    ct_der = eci["content_type"].dump()
-    content_type = _CONTENT_TYPES.get(ct_der) or eci["content_type"].native
+        try:
+            sid = cms.SignerIdentifier.load(sd.sid)
+            found = _find_signer(sid, certs)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CmsFormatError(f"unreadable signer identifier: {exc}") from exc
+        idx = _MEMO.remember(_MEMO.signers, key, found)
+    try:
+        digest_name = _memo_algorithm(sd.digest_algorithm)
+        kind = _memo_signature_algorithm(sd.signature_algorithm)[0]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CmsFormatError(f"unreadable algorithm identifier: {exc}") from exc
+    content_type = _CONTENT_TYPES.get(sd.content_type) or _oid_text(sd.content_type)
     check = CmsCheck(
-        signed_data=sd,
         certificates=certs,
         signer_cert=certs[idx] if idx is not None else None,
         digest_algorithm=digest_name,
-        signature_algorithm=_memo_signature_algorithm(sig_algo.dump())[0],
+        signature_algorithm=kind,
         content_type=content_type,
-        signature_value=si["signature"].native,
+        signature_value=sd.signature,
+        encap_content=sd.econtent,
     )
-    encap = eci["content"]
-    if encap is not None and encap.native is not None:
-        check.encap_content = encap.parsed.dump() if content_type == "tst_info" else encap.native
     if idx is None:
         check.problems.append("the signer's certificate is not in the signature")
-    attrs = si["signed_attrs"]
-    if not attrs:
+    attrs_der = sd.signed_attrs
+    if not attrs_der:
         # Without signed attributes the signature is over the content itself; PDF
         # signatures and time-stamps always carry them (ETSI EN 319 122-1 §5.1).
         raise CmsFormatError("no signed attributes")
-    attrs_der = attrs.dump()
     index = _index(attrs_der)
     md_der = _attr(index, "message_digest")
     ct = _attr(index, "content_type")
     if md_der is None or ct is None:
         raise CmsFormatError("signed attributes lack messageDigest or contentType")
-    tag, start, end = _tlv(md_der, 0, len(md_der))
+    tag, start, end = der_element(md_der, 0, len(md_der))
     if tag != 0x04:
         raise CmsFormatError("messageDigest is not an OCTET STRING")
     md = md_der[start:end]
-    ct_ok = ct == ct_der
+    ct_ok = ct == sd.content_type
     if not ct_ok:
         check.problems.append("contentType attribute differs from the encapsulated type")
     if content_digest is not None and check.encap_content is None:
@@ -365,7 +334,8 @@ def check_signed_data(
         # RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF.
         signed = b"\x31" + attrs_der[1:]
         try:
-            verify_raw(check.signer_cert, sig_algo, digest_name, check.signature_value, signed)
+            verify_raw(check.signer_cert, sd.signature_algorithm, digest_name,
+                       check.signature_value, signed)
             check.signature_ok = True
         except (InvalidSignature, UnsupportedAlgorithm, ValueError, KeyError) as exc:
             check.problems.append(f"the CMS signature does not verify ({exc or 'invalid'})")
@@ -382,16 +352,20 @@ def check_signed_data(
             check.problems.append(
                 "the signing-certificate attribute names another certificate"
             )
-    unsigned = si["unsigned_attrs"]
-    if unsigned:
-        check.timestamp_token = _attr(_index(unsigned.dump()), "signature_time_stamp_token")
-    for crl in sd["crls"] or ():
-        if crl.name == "crl":
-            check.crls.append(crl.chosen.dump())
+    if sd.unsigned_attrs:
+        check.timestamp_token = _attr(_index(sd.unsigned_attrs), "signature_time_stamp_token")
+    check.crls.extend(sd.crls)
     archival = _attr(index, ADBE_REVOCATION)
     if archival is not None:
         _adbe_revocation(archival, check)
     return check
+
+
+def _oid_text(der: bytes) -> str:
+    try:
+        return str(core.ObjectIdentifier.load(der).native)
+    except ValueError:
+        return der.hex()
 
 
 def _ess_matches(index: dict[bytes, bytes], der: bytes, cert: x509.Certificate) -> bool | None:
