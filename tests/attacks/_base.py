@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -367,3 +368,10 @@ def _forged_content(signed: bytes) -> bytes:
 
 def _page_ref_in(writer: IncrementalPdfFileWriter) -> generic.IndirectObject:
     return writer.root["/Pages"]["/Kids"].raw_get(0)  # type: ignore[no-any-return]
+
+
+def written(writer: Any) -> bytes:
+    """The bytes of an incremental writer's update (the original plus the update)."""
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -35,6 +35,7 @@ from tests.attacks._base import (
     build_pdf,
     sign,
     stream,
+    written,
 )
 
 
@@ -82,9 +83,7 @@ def allowed_form_fill(certified: bytes, value: str = "45/QD-UBND") -> bytes:
     field[generic.NameObject("/AP")] = generic.DictionaryObject(
         {generic.NameObject("/N"): writer.add_object(ap)})
     writer.update_container(field)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return written(writer)
 
 
 def allowed_b_lta(tsa_url: str, *, trust: Path = GOV_ROOT) -> bytes:

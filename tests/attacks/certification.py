@@ -18,7 +18,7 @@ import io
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from tests.attacks._base import _page_ref_in
+from tests.attacks._base import _page_ref_in, written
 
 
 def _overlay_appearance(writer: IncrementalPdfFileWriter) -> generic.IndirectObject:
@@ -64,9 +64,7 @@ def evil_annotation(signed: bytes) -> bytes:
     annots.append(annot)
     page[generic.NameObject("/Annots")] = annots
     writer.update_container(page)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return written(writer)
 
 
 def sneaky_signature_field(signed: bytes) -> bytes:
@@ -92,9 +90,7 @@ def sneaky_signature_field(signed: bytes) -> bytes:
     acroform["/Fields"].append(field)
     writer.update_container(acroform)
     writer.update_container(writer.root["/AcroForm"]["/Fields"])
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return written(writer)
 
 
 def signature_widget_restyled(signed: bytes) -> bytes:
@@ -108,6 +104,4 @@ def signature_widget_restyled(signed: bytes) -> bytes:
     widget[generic.NameObject("/AP")] = generic.DictionaryObject(
         {generic.NameObject("/N"): _overlay_appearance(writer)})
     writer.update_container(widget)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return written(writer)

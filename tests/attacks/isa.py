@@ -41,6 +41,7 @@ from tests.attacks._base import (
     pkcs12_signer,
     serialize,
     stream,
+    written,
 )
 from tests.attacks.allowed import allowed_form_fill
 
@@ -53,9 +54,7 @@ def isa_update_with_xref(signed: bytes) -> bytes:
     page = writer.root["/Pages"]["/Kids"][0]
     page["/Contents"] = content
     writer.update_container(page)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return written(writer)
 
 
 def isa_update_without_xref(signed: bytes) -> bytes:
@@ -91,9 +90,7 @@ def isa_page_and_catalog(signed: bytes) -> bytes:
     new_page[generic.NameObject("/Parent")] = pages_ref
     writer.root[generic.NameObject("/Pages")] = pages_ref
     writer.update_root()
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return written(writer)
 
 
 def isa_same_object_number(signed: bytes) -> bytes:
@@ -130,9 +127,7 @@ def isa_page_added(signed: bytes) -> bytes:
     pages["/Kids"].append(writer.add_object(page))
     pages[generic.NameObject("/Count")] = generic.NumberObject(2)
     writer.update_container(pages)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return written(writer)
 
 
 def isa_open_action_javascript(signed: bytes) -> bytes:
@@ -146,9 +141,7 @@ def isa_open_action_javascript(signed: bytes) -> bytes:
     }))
     writer.root[generic.NameObject("/OpenAction")] = js
     writer.update_root()
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return written(writer)
 
 
 def isa_object_stream(signed: bytes) -> bytes:
@@ -169,9 +162,7 @@ def isa_object_stream(signed: bytes) -> bytes:
     # stream goes through the stream itself (pyHanko's ObjectStream API).
     objstm.add_object(page_ref.idnum, page)
     writer.objs_in_streams[page_ref.idnum] = page
-    out = io.BytesIO()
-    writer.write(out)
-    data = out.getvalue()
+    data = written(writer)
     appended = data[len(signed):]
     assert FORGED not in appended
     assert not re.search(rb"(?m)^%d 0 obj" % page_ref.idnum, appended)
