@@ -44,7 +44,9 @@ __all__ = [
 
 
 
+@functools.lru_cache(maxsize=512)
 def _load_der(data: bytes) -> x509.Certificate:
+    # Cached: a batch's results carry the same few certificates over and over.
     return x509.load_der_x509_certificate(data)
 
 
