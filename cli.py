@@ -33,7 +33,6 @@ from drivers import PROTECTED_AUTH, TokenError, TokenInfo
 from signsvc.appearance import COPY_FORMS
 from signsvc.audit import VIETNAM_TIME
 from signsvc.errors import PinSourceError, SignsvcError
-from signsvc.tokens import Inventory, TokenReport
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_TOKEN = 0, 1, 2, 3
 
@@ -51,65 +50,6 @@ def _pin_source(pin_env: str | None, pin_stdin: bool) -> Callable[[TokenInfo], A
         return _secret(pin_env, pin_stdin, f"PIN for token {info.label!r}")
 
     return source
-
-
-def _print_inventory(report: Inventory) -> None:
-    if not report.modules:
-        click.echo("No PKCS#11 module found. Give one with --module PATH, or set "
-                   "SIGNSVC_PKCS11_MODULE.")
-        return
-    for module in report.modules:
-        source = module.candidate.source
-        vendor = module.vendor or "unknown vendor"
-        click.echo(f"Module {module.candidate.path}  [{vendor}; {source}]")
-        if module.error:
-            click.echo(f"  error: {module.error}")
-            continue
-        if not module.tokens:
-            click.echo("  (no token present)")
-        for token in module.tokens:
-            _print_token(token)
-
-
-def _print_token(token: TokenReport) -> None:
-    info = token.info
-    flags = info.flags
-    notes = [name for name, on in (
-        ("login required", flags.login_required),
-        ("PIN pad", flags.protected_auth_path),
-        ("PIN count low", flags.pin_count_low),
-        ("FINAL PIN TRY", flags.pin_final_try),
-        ("PIN LOCKED", flags.pin_locked),
-    ) if on]
-    click.echo(f"  Token {info.label!r}  serial {info.serial}  {info.model} "
-               f"({info.manufacturer})  [{', '.join(notes) or 'no login needed'}]")
-    if token.error:
-        click.echo(f"    error: {token.error}")
-        return
-    if not token.certificates:
-        click.echo("    (no certificate)")
-    for entry in token.certificates:
-        cert = entry.certificate
-        if cert is None:
-            click.echo(f"    id {entry.id.hex() or '-'}  label {entry.label!r}: {entry.error}")
-            continue
-        key_type, key_size = drivers.keys.key_description(cert)
-        subject = cert.subject.rfc4514_string()
-        match = {
-            "id": "yes (by CKA_ID)",
-            "public-key": "yes (by public key; CKA_ID differs)",
-            "public-key-object": "key pair present (log in to confirm)",
-            None: "no" if token.logged_in else "none visible before login (--login to check)",
-        }[entry.key_match]
-        click.echo(f"    id {entry.id.hex() or '-'}  {subject}")
-        click.echo(f"      {key_type}-{key_size}  valid {cert.not_valid_before_utc:%Y-%m-%d} "
-                   f"to {cert.not_valid_after_utc:%Y-%m-%d}  private key: {match}")
-        click.echo(f"      issuer {cert.issuer.rfc4514_string()}")
-        click.echo(f"      label {entry.label!r}"
-                   + (f"; key label {entry.key.label!r}" if entry.key else ""))
-    for key in token.orphan_keys:
-        click.echo(f"    key without certificate: id {key.id.hex() or '-'}  "
-                   f"{key.key_type}-{key.key_size}  label {key.label!r}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,7 +74,11 @@ def cli(verbose: bool) -> None:
               help="Log in once, sign a random digest and verify it with the certificate.")
 @click.option("--hash", "hash_algorithm", default="sha256", show_default=True,
               type=click.Choice(["sha256", "sha384", "sha512"]), help="Digest for --test-sign.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented schema).")
+@click.option("--watch", is_flag=True,
+              help="Print the tokens present, then every insertion and removal as it "
+                   "happens (time, label, serial, slot), until Ctrl-C (exit 0).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (documented schema); with --watch one object per event.")
 def tokens(
     modules: tuple[str, ...],
     label: str | None,
@@ -145,14 +89,22 @@ def tokens(
     login: bool,
     test_sign: bool,
     hash_algorithm: str,
+    watch: bool,
     as_json: bool,
 ) -> None:
     """List PKCS#11 modules, tokens and certificates, or test-sign with one key.
 
     Keys are paired with certificates by CKA_ID (then by public key), never by label.
+    With --watch, follow tokens going in and out instead: each event is printed within
+    a second ({"event": "present"|"inserted"|"removed", "token", "serial",
+    "slot_id", "module", "time"} with --json); exit 0 on Ctrl-C, 3 when no module loads.
     """
     if pin_env and pin_stdin:
         raise click.UsageError("give at most one of --pin-env and --pin-stdin")
+    if watch:
+        if login or test_sign or pin_env or pin_stdin or cert_id:
+            raise click.UsageError("--watch only lists events: drop the login options")
+        _watch(modules, as_json)
     key_id = _hex_id(cert_id)
     pin = _pin_source(pin_env, pin_stdin)
 
@@ -190,9 +142,35 @@ def tokens(
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
-        _print_inventory(report)
+        for line in signsvc.tokens.inventory_text(report):
+            click.echo(line)
     failed = [m for m in report.modules if m.error and m.candidate.source == "explicit"]
     sys.exit(EXIT_TOKEN if failed else EXIT_OK)
+
+
+def _watch(modules: tuple[str, ...], as_json: bool) -> None:
+    from signsvc.hotplug import slot_event_text, watchable_modules
+
+    loaded, problems, explicit_failed = watchable_modules(modules)
+    for problem in problems:
+        click.echo(f"signsvc: {problem}", err=True)
+    if not loaded:
+        click.echo("signsvc: no PKCS#11 module to watch; give one with --module PATH",
+                   err=True)
+        sys.exit(EXIT_TOKEN)
+    events = drivers.watch(loaded, include_present=True)
+    click.echo(f"Watching {len(loaded)} module(s) for tokens going in and out; Ctrl-C "
+               "stops.", err=True)
+    try:
+        for event in events:
+            # click.echo flushes: a program reading the pipe sees each event at once.
+            click.echo(json.dumps(event.to_json(), ensure_ascii=False) if as_json
+                       else slot_event_text(event))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a watch ends, not an error
+    finally:
+        events.close()
+    sys.exit(EXIT_TOKEN if explicit_failed else EXIT_OK)
 
 
 def _secret(pin_env: str | None, pin_stdin: bool, prompt: str) -> str:
@@ -258,6 +236,14 @@ def _env_value(option: str, name: str | None) -> str | None:
 @click.option("--executor", type=click.Choice(["thread", "process"]),
               help="Kind of parallel workers (default: processes where fork exists).")
 @click.option("--resume", is_flag=True, help="Skip documents already signed (by hash).")
+@click.option("--wait-token", "wait_token", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="If the token is pulled out, wait this long for the same token (same "
+                   "serial) to be inserted again, log in again and go on. 0 stops at once "
+                   "(finish later with --resume). Default: 120 when standard input and "
+                   "error are a terminal (someone is there to insert it), else 0.")
+@click.option("--keep-pin", is_flag=True,
+              help="Keep the PIN in memory for this batch and log in with it again after "
+                   "a re-insertion, instead of asking for it again.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--pdf-password-env", metavar="VAR",
               help="User password of encrypted PDFs, from this variable.")
@@ -302,7 +288,8 @@ def sign(
     pin_env: str | None, pin_stdin: bool, level: str, tsa_url: str | None,
     tsa_user: str | None, tsa_password_env: str | None, reason: str | None,
     location: str | None, field: str | None, hash_algorithm: str, jobs: int,
-    executor: str | None, resume: bool, overwrite: bool, pdf_password_env: str | None,
+    executor: str | None, resume: bool, wait_token: float | None, keep_pin: bool,
+    overwrite: bool, pdf_password_env: str | None,
     journal: Path | None, profile: str, signature_image: Path | None, anchor: str | None,
     page: int | None, box: str | None, appearance_text: bool, seal_image: Path | None,
     seal_size: float | None, org_name: str | None, doc_number: str | None,
@@ -315,6 +302,15 @@ def sign(
     INPUTS are PDF files or folders (their *.pdf). Inputs are never modified; outputs
     are written atomically. Exit 0 when every document is signed (or skipped with
     --resume), 1 when some failed, 2 on usage or bad input, 3 on a token error.
+
+    A wrong PIN is tried once and never again (the message says when the next wrong
+    PIN locks the token); a locked token stops everything. If the token is pulled out,
+    the document being signed is not written, and the batch waits (--wait-token) for
+    that token to be inserted again, asks for the PIN again (unless --keep-pin; with
+    --pin-env the variable is read again, with --pin-stdin the next line), retries
+    that document once and goes on; with --json the wait is reported as
+    {"event": "token-removed"|"token-inserted"|"token-timeout", "token", "serial",
+    "waiting_seconds", "document", "error"} lines among the results.
     """
     from signsvc.appearance import AppearanceOptions, Profile
     from signsvc.audit import AuditJournal
@@ -349,6 +345,9 @@ def sign(
             date_box_mm=_box(date_box, "--date-box"), copy_form=copy_form, font=font,
             force=force_organisation))
 
+    if wait_token is None:
+        wait_token = 120.0 if sys.stdin.isatty() and sys.stderr.isatty() else 0.0
+    pin_source = _pin_source(pin_env, pin_stdin)
     with contextlib.ExitStack() as stack:
         if pkcs12 is not None:
             from drivers import Pkcs12Key
@@ -358,12 +357,16 @@ def sign(
         else:
             key_id = _hex_id(cert_id)
             key = stack.enter_context(signsvc.tokens.open_token_key(
-                modules, label=label, serial=serial, cert_id=key_id,
-                pin=_pin_source(pin_env, pin_stdin)))
+                modules, label=label, serial=serial, cert_id=key_id, pin=pin_source))
         audit = stack.enter_context(AuditJournal.open(journal))
         results = sign_iter(documents, out_dir, key, suffix=suffix, jobs=jobs,
                             executor=_executor(executor),
-                            resume=resume, journal=audit, options=options)
+                            resume=resume, journal=audit, options=options,
+                            token_timeout=wait_token, pin=pin_source, keep_pin=keep_pin,
+                            # Where to insert the token, how long it waits (JSON: stdout).
+                            on_token_event=lambda event: click.echo(
+                                json.dumps(event.to_json(), ensure_ascii=False) if as_json
+                                else f"signsvc: {event.text()}", err=not as_json))
         counts = {"signed": 0, "skipped": 0, "failed": 0}
         token_failed = False
         bar = None
@@ -463,124 +466,6 @@ def _read_all(paths: tuple[Path, ...]) -> list[x509.Certificate]:
     return found
 
 
-def _read_crls(paths: tuple[Path, ...]) -> list[x509.CertificateRevocationList]:
-    from signsvc.errors import BadInputError
-
-    crls = []
-    for path in paths:
-        data = path.read_bytes()
-        try:
-            crls.append(x509.load_pem_x509_crl(data) if b"-----BEGIN" in data
-                        else x509.load_der_x509_crl(data))
-        except ValueError as exc:
-            raise BadInputError(f"not a PEM or DER CRL: {exc}", path=path) from exc
-    return crls
-
-
-@cli.command()
-@click.argument("cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--intermediate", "intermediates", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Intermediate certificates (PEM bundle or DER; repeatable).")
-@click.option("--trust", "trust_paths", multiple=True,
-              type=click.Path(exists=True, path_type=Path),
-              help="Trust anchors: files or folders (repeatable). Default: the user "
-                   "trust folder ('signsvc trust list').")
-@click.option("--crl", "crl_paths", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CRLs, PEM or DER (repeatable).")
-@click.option("--ocsp", "ocsp_paths", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="OCSP responses, DER (repeatable).")
-@click.option("--at", "at_text", help="Validation time, ISO 8601 (Vietnam time unless a "
-                                      "zone is given). Default: now.")
-@click.option("--policy", default="default", show_default=True,
-              type=click.Choice(["default", "historical"]),
-              help="historical accepts SHA-1 and small RSA keys (reported).")
-@click.option("--revocation", default="soft-fail", show_default=True,
-              type=click.Choice(["hard-fail", "soft-fail", "off"]))
-@click.option("--fetch", is_flag=True, help="Fetch missing CRLs/OCSP over HTTP.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def chain(cert: Path, intermediates: tuple[Path, ...], trust_paths: tuple[Path, ...],
-          crl_paths: tuple[Path, ...], ocsp_paths: tuple[Path, ...], at_text: str | None,
-          policy: str, revocation: str, fetch: bool, as_json: bool) -> None:
-    """Validate a certificate's chain to a trust anchor (RFC 5280, CRL/OCSP).
-
-    Exit 0 when valid, 1 when invalid or indeterminate, 2 on usage or bad input.
-    """
-    from signsvc.chain import validate_chain
-    from signsvc.revocation_fetch import RevocationFetcher
-    from signsvc.trust import TrustStore
-
-    leaf, *extra = _read_all((cert,))
-    store = TrustStore.from_paths(trust_paths) if trust_paths else TrustStore.user()
-    if not len(store):
-        raise click.UsageError("no trust anchor: give --trust FILE|DIR or add one with "
-                               "'signsvc trust add FILE'")
-    at = _parse_time(at_text, "--at") or datetime.now(VIETNAM_TIME)
-    result = validate_chain(
-        leaf, intermediates=[*extra, *_read_all(intermediates)], trust=store, at=at,
-        crls=_read_crls(crl_paths), ocsp_responses=[p.read_bytes() for p in ocsp_paths],
-        revocation=revocation,  # type: ignore[arg-type]
-        policy=policy, fetcher=RevocationFetcher(online=True) if fetch else None)
-    if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
-    else:
-        verdict = result.indication.value + (
-            f" / {result.sub_indication.value}" if result.sub_indication else "")
-        click.echo(f"{verdict}: {result.reason}")
-        for depth, member in enumerate(result.path):
-            mark = "  <- failed here" if depth == result.failed_index else ""
-            click.echo(f"  {'  ' * depth}{member.subject.rfc4514_string()}{mark}")
-        for note in (*result.algorithm_notes, *result.notes):
-            click.echo(f"  note: {note}")
-    sys.exit(EXIT_OK if result.valid else EXIT_CHECK_FAILED)
-
-
-@cli.group()
-def trust() -> None:
-    """Manage your trust anchors (Vietnam has no trusted list: you choose the roots)."""
-
-
-@trust.command("add")
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def trust_add(files: tuple[Path, ...]) -> None:
-    """Trust these CA certificates (copied into the user trust folder)."""
-    from signsvc.trust import add_trust_anchor
-
-    for path in files:
-        anchor = add_trust_anchor(path)
-        known = " (recognised by fingerprint)" if anchor.known else ""
-        click.echo(f"added {anchor.label}{known}: SHA-256 {anchor.fingerprint}")
-
-
-@trust.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-def trust_list(as_json: bool) -> None:
-    """List the anchors in the user trust folder."""
-    from signsvc.trust import list_trust_anchors, user_trust_dir
-
-    anchors = list_trust_anchors()
-    if as_json:
-        click.echo(json.dumps([a.to_json() for a in anchors], ensure_ascii=False, indent=2))
-        return
-    if not anchors:
-        click.echo(f"No trust anchors in {user_trust_dir()}; add one with "
-                   "'signsvc trust add FILE'.")
-    for anchor in anchors:
-        click.echo(f"{anchor.label}\n  {anchor.subject}\n  SHA-256 {anchor.fingerprint}")
-
-
-@trust.command("remove")
-@click.argument("fingerprint")
-def trust_remove(fingerprint: str) -> None:
-    """Stop trusting the anchor with this SHA-256 fingerprint."""
-    from signsvc.trust import remove_trust_anchor
-
-    click.echo(f"removed {remove_trust_anchor(fingerprint)}")
-
-
 def _exit_code(exc: BaseException) -> int:
     if isinstance(exc, TokenError):
         return EXIT_TOKEN
@@ -608,8 +493,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(EXIT_OK)
 
 
+from cli_chain import chain, trust  # noqa: E402
 from cli_verify import verify  # noqa: E402
 
+cli.add_command(chain)
+cli.add_command(trust)
 cli.add_command(verify)
 
 

@@ -28,6 +28,7 @@ from drivers.errors import (
     TokenOperationError,
     TokenRemovedError,
 )
+from drivers.events import SlotEvent, wait_for_token, watch
 from drivers.keys import KeySigner, TokenKey
 from drivers.module import Pkcs11Module, TokenFlags, TokenInfo, load_module
 from drivers.session import PROTECTED_AUTH, CertificateEntry, KeyEntry, TokenSession
@@ -50,6 +51,7 @@ __all__ = [
     "PinLockedError",
     "Pkcs11Module",
     "Pkcs12Key",
+    "SlotEvent",
     "TokenError",
     "TokenFlags",
     "TokenInfo",
@@ -62,4 +64,6 @@ __all__ = [
     "discover_modules",
     "load_module",
     "vendor_profiles",
+    "wait_for_token",
+    "watch",
 ]

@@ -25,6 +25,9 @@ CKU_SO = 0
 CKU_USER = 1
 CKU_CONTEXT_SPECIFIC = 2
 
+# PKCS#11 v3.0 §5.5 (C_WaitForSlotEvent): return at once instead of blocking.
+CKF_DONT_BLOCK = 1
+
 # PKCS#11 v2.40 §5.6: session states returned by C_GetSessionInfo.
 CKS_RO_USER_FUNCTIONS = 1
 CKS_RW_USER_FUNCTIONS = 3
@@ -107,3 +110,22 @@ class FunctionList:
         info = _SessionInfo()
         rv = int(fn(session, ctypes.byref(info)))
         return rv, int(info.state)
+
+    def wait_for_slot_event(self) -> tuple[int, int]:
+        """Return ``(rv, slot_id)`` from ``C_WaitForSlotEvent(CKF_DONT_BLOCK)``.
+
+        Never the blocking form: python-pkcs11 initialised the module with
+        ``C_Initialize(NULL)``, i.e. promised no concurrent calls (PKCS#11 v3.0 §5.4),
+        so a wait blocking in one thread while another signs is outside the contract,
+        and only ``C_Finalize`` (which kills every session) could cancel it. ``rv`` is
+        ``CKR_NO_EVENT`` when nothing happened; a module without the function gives
+        ``CKR_FUNCTION_NOT_SUPPORTED``.
+        """
+        fn = self._function(
+            "C_WaitForSlotEvent", CK_ULONG, ctypes.POINTER(CK_ULONG), ctypes.c_void_p
+        )
+        if fn is None:
+            return 0x054, 0  # CKR_FUNCTION_NOT_SUPPORTED: no entry in the list
+        slot = CK_ULONG()
+        rv = int(fn(CKF_DONT_BLOCK, ctypes.byref(slot), None))
+        return rv, int(slot.value)

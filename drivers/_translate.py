@@ -31,6 +31,7 @@ CKR_NAMES: dict[int, str] = {
     0x005: "CKR_GENERAL_ERROR",
     0x006: "CKR_FUNCTION_FAILED",
     0x007: "CKR_ARGUMENTS_BAD",
+    0x008: "CKR_NO_EVENT",
     0x030: "CKR_DEVICE_ERROR",
     0x031: "CKR_DEVICE_MEMORY",
     0x032: "CKR_DEVICE_REMOVED",
@@ -55,16 +56,27 @@ CKR_NAMES: dict[int, str] = {
     0x190: "CKR_CRYPTOKI_NOT_INITIALIZED",
 }
 CKR_OK = 0x000
+CKR_NO_EVENT = 0x008
+CKR_FUNCTION_NOT_SUPPORTED = 0x054
 CKR_USER_ALREADY_LOGGED_IN = 0x100
 
 _PIN_REJECTED = {"CKR_PIN_INCORRECT", "CKR_PIN_INVALID", "CKR_PIN_LEN_RANGE", "CKR_PIN_EXPIRED"}
+# PKCS#11 v3.0 §5.1.3/§5.1.4: what a module returns once its token is pulled out.
+# CKR_DEVICE_ERROR is here too: for a USB token the reader and the card are one
+# device, and OpenSC reports a failed transmission to a vanished reader that way.
 _REMOVED = {
     "CKR_DEVICE_REMOVED",
+    "CKR_DEVICE_ERROR",
     "CKR_TOKEN_NOT_PRESENT",
     "CKR_TOKEN_NOT_RECOGNIZED",
     "CKR_SESSION_HANDLE_INVALID",
     "CKR_SESSION_CLOSED",
 }
+# Measured with OpenSC: a card pulled out *during* C_Sign answers CKR_GENERAL_ERROR for
+# ~0.2 s until pcscd reports the removal. During a signature it is treated as a
+# removal, so the document fails cleanly and the batch waits for the token; a card
+# that really is broken fails its one retry and stops the batch.
+_REMOVED_WHILE_SIGNING = {"CKR_GENERAL_ERROR"}
 _MECHANISM = {"CKR_MECHANISM_INVALID", "CKR_MECHANISM_PARAM_INVALID"}
 
 # python-pkcs11 exception class -> the CKR name it stands for.
@@ -121,6 +133,7 @@ def translate(
     operation: str,
     token: str | None = None,
     pin_flags: Callable[[], PinFlags] | None = None,
+    signing: bool = False,
 ) -> TokenError:
     """Map one PKCS#11 failure to the :mod:`drivers.errors` class that names it.
 
@@ -130,6 +143,8 @@ def translate(
         token: the token label, for the message and the error's ``token``.
         pin_flags: reads the token's PIN flags again; called only for a refused PIN,
             so the error can say whether this was the final try.
+        signing: the failure came from ``C_SignInit``/``C_Sign``, where a general
+            error means the token was pulled out mid-operation.
     """
     name = code_name(source)
     if name in _PIN_REJECTED:
@@ -153,9 +168,9 @@ def translate(
             "officer to unlock it",
             token=token,
         )
-    if name in _REMOVED:
+    if name in _REMOVED or (signing and name in _REMOVED_WHILE_SIGNING):
         return TokenRemovedError(f"token {token!r} was removed during {operation} ({name})",
-                                 token=token)
+                                 token=token, code=name)
     if name in _MECHANISM:
         return MechanismUnsupportedError(operation, token=token)
     if name == "CKR_USER_NOT_LOGGED_IN":

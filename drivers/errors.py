@@ -122,7 +122,21 @@ class AmbiguousSelectionError(TokenError):
 
 
 class TokenRemovedError(TokenError):
-    """The token was removed (or its session invalidated) during the operation."""
+    """The token was removed (or its session invalidated) during the operation.
+
+    The session is dead for good (PKCS#11 v3.0 §5.6: sessions do not survive their
+    token); after re-insertion a fresh session and a new login are needed, see
+    :func:`drivers.wait_for_token` and :meth:`drivers.TokenKey.reopen`.
+
+    Attributes:
+        code: the PKCS#11 return-value name that showed it, e.g.
+            ``"CKR_DEVICE_REMOVED"``; None when it was seen otherwise.
+    """
+
+    def __init__(self, message: str, *, token: str | None = None,
+                 code: str | None = None) -> None:
+        super().__init__(message, token=token)
+        self.code = code
 
 
 class PinIncorrectError(TokenError):

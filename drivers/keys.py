@@ -28,7 +28,7 @@ from drivers._translate import translate
 from drivers.errors import MechanismUnsupportedError
 
 if TYPE_CHECKING:
-    from drivers.session import TokenSession
+    from drivers.session import TokenSession, _ProtectedAuth
 
 __all__ = ["HASH_ALGORITHMS", "KeySigner", "TokenKey", "key_description"]
 
@@ -235,8 +235,76 @@ class TokenKey(CertificateKeyInfo):
                 )
             except p11e.PKCS11Error as exc:
                 raise translate(
-                    exc, operation="sign", token=label, pin_flags=session._pin_flags
+                    exc, operation="sign", token=label, pin_flags=session._pin_flags,
+                    signing=True,
                 ) from exc
+
+    def reopen(self, pin: str | _ProtectedAuth | None = None) -> TokenKey:
+        """This key again, in a fresh session on the same token after a re-insertion.
+
+        A session does not survive its token being pulled out (PKCS#11 v3.0 §5.6), and
+        after re-insertion the old handles stay invalid, so a new session is opened on
+        the token with the same label and serial, the same certificate is looked up,
+        and the user is logged in again with exactly one ``C_Login`` (none if the token
+        is still logged in through another session). This key's session is closed
+        first; its kept PIN is forgotten once the new session works.
+
+        Args:
+            pin: the PIN the user just gave again (or ``PROTECTED_AUTH``). None reuses
+                the PIN this key's session logged in with, which it kept in memory;
+                use None only when the user opted in to keeping the PIN. That PIN is
+                one the token accepted: a PIN that failed is never kept or re-used.
+
+        Returns:
+            A new :class:`TokenKey`; close its ``session`` when done.
+
+        Raises:
+            TokenNotFoundError: the token is not present (see
+                :func:`drivers.wait_for_token`).
+            TokenRemovedError: it went away again meanwhile.
+            KeyNotFoundError: the token no longer holds this certificate and its key.
+            LoginRequiredError: no PIN given and none kept.
+            PinIncorrectError, PinLockedError: the login was refused (not retried).
+        """
+        from drivers.errors import KeyNotFoundError, LoginRequiredError, PinIncorrectError
+        from drivers.session import PROTECTED_AUTH
+
+        old = self.session
+        # Closed first: its handle may be handed out again (see TokenSession._release).
+        # The PIN it kept stays with it until this succeeds, for another attempt.
+        old._release()
+        module = old.module
+        info = module.find_token(label=old.info.label, serial=old.info.serial)
+        session = module.open(token=info)
+        try:
+            entry = next((c for c in session.certificates()
+                          if c.certificate == self.certificate), None)
+            if entry is None:
+                raise KeyNotFoundError(
+                    f"certificate {self.certificate.subject.rfc4514_string()} on the "
+                    "re-inserted token", token=info.label)
+            if info.flags.login_required:
+                given = pin if pin is not None else old._pin
+                if given is None and info.flags.protected_auth_path:
+                    given = PROTECTED_AUTH
+                if given is None:
+                    raise LoginRequiredError(
+                        f"token {info.label!r} is back but needs the PIN again",
+                        token=info.label)
+                try:
+                    session.login(given)
+                except PinIncorrectError:
+                    if pin is None:
+                        # The kept PIN is refused now (changed meanwhile?): forget it,
+                        # so nothing can ever try it again.
+                        old._pin = None
+                    raise
+            key = session.key(entry.id)
+        except BaseException:
+            session.close()
+            raise
+        old.close()  # forgets the kept PIN: the new session keeps its own
+        return key
 
     def _unsupported(self, wanted: str, mechanisms: frozenset[Mechanism]) -> Exception:
         names = sorted(m.name if isinstance(m, Mechanism) else hex(m) for m in mechanisms)

@@ -18,6 +18,7 @@ loaded module carries one re-entrant lock, and every call into it holds that loc
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,8 +214,19 @@ class Pkcs11Module:
             return self._functions
 
     def _slots(self) -> list[pkcs11.Slot]:
+        # python-pkcs11 0.10.1's get_slots() sizes its buffer with the first
+        # C_GetSlotList call and then walks that many entries even when the second call
+        # (PKCS#11 v3.0 §5.5) returned fewer: a token pulled out between the two calls
+        # gives CKR_SLOT_ID_INVALID for a slot that is no longer listed. Read again.
         with self.lock, translated("list slots"):
+            for _ in range(2):
+                with contextlib.suppress(p11e.SlotIDInvalid):
+                    return list(self._lib.get_slots(token_present=True))
             return list(self._lib.get_slots(token_present=True))
+
+    def _present_slots(self) -> dict[int, pkcs11.Slot]:
+        """Slots holding a token now, by slot ID (for :mod:`drivers.events`)."""
+        return {int(slot.slot_id): slot for slot in self._slots()}
 
     def tokens(self) -> list[TokenInfo]:
         """The tokens present now, one per slot.

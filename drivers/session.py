@@ -189,10 +189,20 @@ class TokenSession:
 
     def close(self) -> None:
         """Close the session (the token stays logged in while other sessions exist)."""
+        self._pin = None
+        self._release()
+
+    def _release(self) -> None:
+        """Close the PKCS#11 session but keep the PIN, for :meth:`TokenKey.reopen`.
+
+        A session killed by a removal must be closed *before* a new one is opened:
+        OpenSC uses the address of its session structure as the handle, so a new
+        session can get the old handle back, and closing the dead one afterwards would
+        close the new one (seen: CKR_SESSION_HANDLE_INVALID on the first signature).
+        """
         if self._closed:
             return
         self._closed = True
-        self._pin = None
         with self.module.lock:
             try:
                 self._session.close()

@@ -13,7 +13,7 @@ Imports are kept light: listing tokens must not load pyHanko.
 from signsvc.algorithms import ValidationPolicy
 from signsvc.appearance import AppearanceOptions, Profile
 from signsvc.audit import AuditJournal
-from signsvc.batch import sign_batch
+from signsvc.batch import sign_batch, sign_iter
 from signsvc.chain import ChainResult, ValidationCache, validate_chain
 from signsvc.errors import (
     AppearanceError,
@@ -25,6 +25,7 @@ from signsvc.errors import (
     TrustError,
     ValidationSetupError,
 )
+from signsvc.hotplug import ReconnectingKey, TokenEvent
 from signsvc.reports import REPORT_FORMATS, report_format, write_report
 from signsvc.signing import Level, SignOptions, SignResult, sign_pdf
 from signsvc.tokens import (
@@ -54,12 +55,14 @@ __all__ = [
     "OutputError",
     "PinSourceError",
     "Profile",
+    "ReconnectingKey",
     "SignOptions",
     "SignResult",
     "SignatureResult",
     "SigningError",
     "SignsvcError",
     "TestSignResult",
+    "TokenEvent",
     "TokenReport",
     "TrustError",
     "TrustStore",
@@ -71,6 +74,7 @@ __all__ = [
     "inventory",
     "report_format",
     "sign_batch",
+    "sign_iter",
     "sign_pdf",
     "test_sign",
     "validate_chain",

@@ -6,7 +6,11 @@ worker processes, the parent process, the only one that talks to the token) whil
 other documents are read, prepared and written in parallel. Each document ends in a
 :class:`~signsvc.signing.SignResult`; a failure is recorded and the batch goes on,
 except after a token failure that every later document would repeat (token removed,
-PIN locked), where the rest are reported as not attempted.
+PIN refused or locked), where the rest are reported as not attempted. A pulled-out
+token can instead be waited for (``token_timeout``): the documents it broke are
+retried once in a fresh session after the same token is back
+(:class:`~signsvc.hotplug.ReconnectingKey`); the wait happens in the process that holds
+the token, with no document in flight.
 
 Example::
 
@@ -40,13 +44,16 @@ from drivers import (
     PinIncorrectError,
     PinLockedError,
     TokenError,
+    TokenKey,
     TokenRemovedError,
 )
 from signsvc._files import remove_stale_temporaries, sha256_hex
 from signsvc.appearance import AppearanceMaker
 from signsvc.audit import AuditJournal
-from signsvc.errors import BadInputError
+from signsvc.errors import BadInputError, SignsvcError
+from signsvc.hotplug import ReconnectingKey, TokenEvent
 from signsvc.signing import DocumentSigner, Level, SignOptions, SignResult
+from signsvc.tokens import PinSource
 
 __all__ = ["Job", "plan_outputs", "sign_batch", "sign_iter"]
 
@@ -113,6 +120,10 @@ def sign_batch(
     resume: bool = False,
     progress: Callable[[SignResult], None] | None = None,
     journal: AuditJournal | None = None,
+    token_timeout: float = 0.0,
+    pin: PinSource | None = None,
+    keep_pin: bool = False,
+    on_token_event: Callable[[TokenEvent], None] | None = None,
     options: SignOptions | None = None,
     **option_values: Any,
 ) -> list[SignResult]:
@@ -124,6 +135,8 @@ def sign_batch(
     results = []
     for result in sign_iter(inputs, out_dir, signer, suffix=suffix, jobs=jobs,
                             executor=executor, resume=resume, journal=journal,
+                            token_timeout=token_timeout, pin=pin, keep_pin=keep_pin,
+                            on_token_event=on_token_event,
                             options=options, **option_values):
         if progress is not None:
             progress(result)
@@ -141,6 +154,10 @@ def sign_iter(
     executor: Executor = DEFAULT_EXECUTOR,
     resume: bool = False,
     journal: AuditJournal | None = None,
+    token_timeout: float = 0.0,
+    pin: PinSource | None = None,
+    keep_pin: bool = False,
+    on_token_event: Callable[[TokenEvent], None] | None = None,
     options: SignOptions | None = None,
     **option_values: Any,
 ) -> Iterator[SignResult]:
@@ -150,12 +167,28 @@ def sign_iter(
         inputs: PDF files; never modified.
         out_dir: directory for the outputs (created if missing), or None with
             ``suffix``.
-        signer: a logged-in token key or a PKCS#12 key.
+        signer: a logged-in token key or a PKCS#12 key; a
+            :class:`~signsvc.hotplug.ReconnectingKey` brings its own PIN policy (then
+            ``pin`` and ``keep_pin`` are not used, and closing it is the caller's job).
         jobs: documents prepared in parallel; 1 signs in this thread.
         executor: "thread" or "process" workers for ``jobs > 1``.
         resume: skip documents whose output already holds this input signed
             (checked by hash), instead of failing on the existing output.
         journal: audit journal to record every attempt in (None: no journal).
+        token_timeout: when the token of a :class:`drivers.TokenKey` is pulled out,
+            wait this many seconds for the same token (same serial) to come back, log
+            in again and go on; the documents whose signature the removal broke are
+            retried once. 0 stops the batch at once (``resume`` finishes it later).
+        pin: asked for the PIN again after a re-insertion (``pin(token_info)``).
+        keep_pin: log in again with the PIN the token accepted at the start, kept in
+            memory for this batch, instead of asking (the user must opt in).
+        on_token_event: told when the batch starts waiting for the token, when the
+            token is back, and when the wait timed out (:class:`TokenEvent`).
+
+    A document whose signature failed because the token went away is never written:
+    the output is written only after the signature exists, through a temporary file.
+    After a recovery, the ``signer`` passed in is closed and the batch signs with a
+    fresh session, which it closes at the end.
     """
     if options is None:
         options = SignOptions(**option_values)
@@ -163,18 +196,26 @@ def sign_iter(
         raise TypeError("give options or option keywords, not both")
     if jobs < 1:
         raise BadInputError("jobs must be at least 1")
+    if token_timeout < 0:
+        raise BadInputError("token_timeout must not be negative")
     # The images and font are the same for every document: a problem with them is a
     # problem with the batch, reported before anything is signed.
     AppearanceMaker(options.appearance)
+    key: KeySigner = signer
+    recoverable: ReconnectingKey | None = None
+    if token_timeout > 0 and isinstance(signer, ReconnectingKey):
+        recoverable = signer
+    elif token_timeout > 0 and isinstance(signer, TokenKey):
+        key = recoverable = ReconnectingKey(signer, pin=pin, keep_pin=keep_pin)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     batch_id = uuid.uuid4().hex[:12]
     certificate = signer.certificate
 
-    def finish(result: SignResult) -> SignResult:
+    def finish(result: SignResult, *, record: bool = True) -> SignResult:
         result = replace(result, certificate=result.certificate or certificate,
                          level=result.level or options.level)
-        if journal is not None:
+        if journal is not None and record:
             journal.record(result, tsa=options.tsa_url, batch=batch_id)
         return result
 
@@ -189,29 +230,69 @@ def sign_iter(
             continue
         pending.jobs.append(item)
 
-    if jobs == 1 or len(pending.jobs) <= 1:
-        run = _run_inline(pending, signer, options)
-    elif executor == "thread":
-        run = _run_threads(pending, signer, options, jobs)
-    else:
-        run = _run_processes(pending, signer, options, jobs)
+    by_input = {job.input: job for job in pending.jobs}
+    retried: set[int] = set()
     fatal: BaseException | None = None
     try:
-        for result in run:
-            if fatal is None and isinstance(result.exception, _FATAL):
-                fatal = result.exception
-                # Start nothing new; documents already in flight still finish and
-                # are reported (a signed output must never go unrecorded).
-                pending.stopped = True
-            yield finish(result)
+        while True:
+            # Documents whose signature a token removal broke, kept back from the
+            # caller until the token is back (then retried) or the wait ends.
+            held: list[tuple[Job, SignResult]] = []
+            run = _start(pending, key, options, jobs, executor)
+            try:
+                for result in run:
+                    job = by_input.get(result.input)
+                    if (recoverable is not None and fatal is None and job is not None
+                            and job.index not in retried
+                            and isinstance(result.exception, TokenRemovedError)):
+                        held.append((job, finish(result)))  # journaled: an attempt
+                        pending.stopped = True
+                        continue
+                    if fatal is None and isinstance(result.exception, _FATAL):
+                        fatal = result.exception
+                        # Start nothing new; documents already in flight still finish
+                        # and are reported (a signed output must never go unrecorded).
+                        pending.stopped = True
+                    yield finish(result)
+            finally:
+                run.close()
+            if not held:
+                break
+            if fatal is None and recoverable is not None:
+                first = held[0][1]
+                try:
+                    recoverable.recover(token_timeout, document=first.input,
+                                        error=first.error, notify=on_token_event)
+                except (TokenError, SignsvcError) as exc:
+                    fatal = exc
+                else:
+                    # PKCS#11 sessions do not survive removal: each held document is
+                    # signed again from scratch, once (a second failure is final).
+                    retried.update(job.index for job, _ in held)
+                    pending.jobs.extendleft(reversed([job for job, _ in held]))
+                    pending.stopped = False
+                    continue
+            for _, result in held:
+                yield finish(result, record=False)
+            break
     finally:
-        run.close()
+        if recoverable is not None and recoverable is not signer:
+            recoverable.close()
     if fatal is not None:
         for job in pending.jobs:
             yield finish(SignResult(
                 input=job.input, output=None, status="failed",
                 error=f"not attempted: the batch stopped after a token error: {fatal}",
                 error_type=type(fatal).__name__))
+
+
+def _start(pending: _Pending, key: KeySigner, options: SignOptions, jobs: int,
+           executor: Executor) -> _Run:
+    if jobs == 1 or len(pending.jobs) <= 1:
+        return _run_inline(pending, key, options)
+    if executor == "thread":
+        return _run_threads(pending, key, options, jobs)
+    return _run_processes(pending, key, options, jobs)
 
 
 def _resume_check(job: Job, journal: AuditJournal | None) -> SignResult | None:

@@ -50,6 +50,7 @@ __all__ = [
     "TokenReport",
     "certificate_json",
     "inventory",
+    "inventory_text",
     "open_token_key",
     "test_sign",
 ]
@@ -374,3 +375,64 @@ def open_token_key(
         if info.flags.login_required:
             session.login(pin(info))
         yield session.key(cert_id)
+
+
+def inventory_text(report: Inventory) -> list[str]:
+    """The human form of ``signsvc tokens``, line by line."""
+    lines: list[str] = []
+    if not report.modules:
+        return ["No PKCS#11 module found. Give one with --module PATH, or set "
+                "SIGNSVC_PKCS11_MODULE."]
+    for module in report.modules:
+        source = module.candidate.source
+        vendor = module.vendor or "unknown vendor"
+        lines.append(f"Module {module.candidate.path}  [{vendor}; {source}]")
+        if module.error:
+            lines.append(f"  error: {module.error}")
+            continue
+        if not module.tokens:
+            lines.append("  (no token present)")
+        for token in module.tokens:
+            _token_text(token, lines)
+    return lines
+
+
+def _token_text(token: TokenReport, lines: list[str]) -> None:
+    info = token.info
+    flags = info.flags
+    notes = [name for name, on in (
+        ("login required", flags.login_required),
+        ("PIN pad", flags.protected_auth_path),
+        ("PIN count low", flags.pin_count_low),
+        ("FINAL PIN TRY", flags.pin_final_try),
+        ("PIN LOCKED", flags.pin_locked),
+    ) if on]
+    lines.append(f"  Token {info.label!r}  serial {info.serial}  {info.model} "
+                 f"({info.manufacturer})  [{', '.join(notes) or 'no login needed'}]")
+    if token.error:
+        lines.append(f"    error: {token.error}")
+        return
+    if not token.certificates:
+        lines.append("    (no certificate)")
+    for entry in token.certificates:
+        cert = entry.certificate
+        if cert is None:
+            lines.append(f"    id {entry.id.hex() or '-'}  label {entry.label!r}: {entry.error}")
+            continue
+        key_type, key_size = drivers.keys.key_description(cert)
+        subject = cert.subject.rfc4514_string()
+        match = {
+            "id": "yes (by CKA_ID)",
+            "public-key": "yes (by public key; CKA_ID differs)",
+            "public-key-object": "key pair present (log in to confirm)",
+            None: "no" if token.logged_in else "none visible before login (--login to check)",
+        }[entry.key_match]
+        lines.append(f"    id {entry.id.hex() or '-'}  {subject}")
+        lines.append(f"      {key_type}-{key_size}  valid {cert.not_valid_before_utc:%Y-%m-%d} "
+                     f"to {cert.not_valid_after_utc:%Y-%m-%d}  private key: {match}")
+        lines.append(f"      issuer {cert.issuer.rfc4514_string()}")
+        lines.append(f"      label {entry.label!r}"
+                     + (f"; key label {entry.key.label!r}" if entry.key else ""))
+    for key in token.orphan_keys:
+        lines.append(f"    key without certificate: id {key.id.hex() or '-'}  "
+                     f"{key.key_type}-{key.key_size}  label {key.label!r}")

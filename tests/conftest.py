@@ -26,6 +26,8 @@ from certs_test.softhsm import USER_PIN, SoftHSM, tools_missing  # noqa: E402
 
 PKI = ROOT / "certs_test"
 
+pytest_plugins = ["tests.virtual_card.fixtures"]
+
 
 def need(*tools: str) -> None:
     """Skip when a tool is genuinely missing on a developer machine; fail in CI."""

@@ -23,8 +23,12 @@ from drivers._translate import code_name, translate, translated
         (p11e.MechanismInvalid(), errors.MechanismUnsupportedError, "CKR_MECHANISM_INVALID"),
         (p11e.UserNotLoggedIn(), errors.LoginRequiredError, "CKR_USER_NOT_LOGGED_IN"),
         (p11e.FunctionCancelled(), errors.LoginCancelledError, "CKR_FUNCTION_CANCELED"),
-        (p11e.DeviceError(), errors.TokenOperationError, "CKR_DEVICE_ERROR"),
-        (0x0030, errors.TokenOperationError, "CKR_DEVICE_ERROR"),
+        # A USB token is reader and card in one: a transmission to it that fails is
+        # what pulling it out looks like (OpenSC's SC_ERROR_TRANSMIT_FAILED).
+        (p11e.DeviceError(), errors.TokenRemovedError, "CKR_DEVICE_ERROR"),
+        (0x0030, errors.TokenRemovedError, "CKR_DEVICE_ERROR"),
+        (p11e.GeneralError(), errors.TokenOperationError, "CKR_GENERAL_ERROR"),
+        (p11e.FunctionFailed(), errors.TokenOperationError, "CKR_FUNCTION_FAILED"),
     ],
 )
 def test_each_source_maps_to_one_class(source: int | Exception, expected: type,
@@ -62,3 +66,23 @@ def test_translated_block_chains_the_original() -> None:
     with pytest.raises(errors.TokenRemovedError) as info, translated("sign", token="t"):
         raise original
     assert info.value.__cause__ is original
+
+
+def test_general_error_during_a_signature_is_a_removal() -> None:
+    """OpenSC answers CKR_GENERAL_ERROR for ~0.2 s after a card is pulled out during
+    C_Sign; only there does it mean the token went away."""
+    during = translate(p11e.GeneralError(), operation="sign", token="t", signing=True)
+    assert type(during) is errors.TokenRemovedError
+    assert during.code == "CKR_GENERAL_ERROR"
+    assert "removed during sign" in str(during)
+    elsewhere = translate(p11e.GeneralError(), operation="list objects", token="t")
+    assert type(elsewhere) is errors.TokenOperationError
+    # Other failures keep their meaning during a signature too.
+    assert type(translate(p11e.DataInvalid(), operation="sign", signing=True)) \
+        is errors.TokenOperationError
+
+
+def test_removal_errors_carry_the_code() -> None:
+    removed = translate(0x032, operation="sign", token="t")
+    assert isinstance(removed, errors.TokenRemovedError)
+    assert (removed.code, removed.token) == ("CKR_DEVICE_REMOVED", "t")
