@@ -344,7 +344,10 @@ def modifications(view: DocView, entry: SigEntry) -> Modification:
         return Modification(ModificationLevel.DISALLOWED,
                             (f"the changes after signing could not be analysed: {exc}",))
     if not isinstance(result, DiffResult):
-        return Modification(ModificationLevel.DISALLOWED, (str(result),))
+        return Modification(ModificationLevel.DISALLOWED, (
+            "objects were added or replaced after signing that no later signature, "
+            "validation data or permitted form filling explains",
+            f"pyHanko's difference analysis: {result}"))
     level = result.modification_level
     fields = sorted(result.changed_form_fields)
     details = [f"form fields changed: {', '.join(fields)}"] if fields else []

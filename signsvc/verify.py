@@ -472,7 +472,9 @@ def _modification(view: DocView, entry: SigEntry, coverage: Coverage, end: int) 
     found = modifications(view, entry)
     stray = unreferenced_objects(view, end)
     if stray:
-        return Modification(ModificationLevel.DISALLOWED, (*found.details, *stray))
+        first = found.details if found.level is ModificationLevel.DISALLOWED else ()
+        return Modification(ModificationLevel.DISALLOWED, (*first, *stray, *(
+            d for d in found.details if d not in first)))
     return found
 
 
@@ -541,8 +543,10 @@ def _judge(
     if coverage is Coverage.PARTIAL:
         return out(SubIndication.FORMAT_FAILURE, modification.details[0])
     if modification.level is ModificationLevel.DISALLOWED:
+        # The first detail says it in words; the rest (pyHanko's object-level account,
+        # stray objects) stays in modification.details for whoever investigates.
         return out(SubIndication.HASH_FAILURE, "the document was changed after signing: "
-                   + "; ".join(modification.details))
+                   + modification.details[0])
     if integrity.signing_certificate_ok is False:
         return out(SubIndication.NO_SIGNING_CERTIFICATE_FOUND, problems)
     for verdict in (ctx.policy.hash_verdict(check.digest_algorithm, at=poe),
