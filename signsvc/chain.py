@@ -49,6 +49,7 @@ from signsvc._x509 import (
     NameKey,
     ValidationCache,
     describe,
+    name_key,
     subject_text,
 )
 from signsvc.algorithms import DEFAULT_POLICY, HISTORICAL_POLICY, ValidationPolicy
@@ -233,6 +234,8 @@ def validate_chain(
     for cert in pool_certs:
         if not isinstance(cert, x509.Certificate):
             raise _setup_error("intermediates", f"not a Certificate: {type(cert).__name__}")
+    if fetcher is not None and fetcher.online:
+        pool_certs += _missing_issuers(leaf, pool_certs, trust, fetcher)
     crl_list = list(crls)
     for crl in crl_list:
         if not isinstance(crl, x509.CertificateRevocationList):
@@ -266,6 +269,26 @@ def validate_chain(
         budget=budget if budget is not None else Budget(),
     )
     return run.validate(cache.info(leaf), opts, anchor=None, depth=0, active=frozenset())
+
+
+def _missing_issuers(leaf: x509.Certificate, pool: list[x509.Certificate],
+                     trust: TrustStore, fetcher: RevocationFetcher) -> list[x509.Certificate]:
+    """Intermediates the caller lacks, from caIssuers URLs (RFC 5280 §4.2.2.1), up to
+    four levels: what a viewer fetches when a signer did not embed its CA."""
+    found: list[x509.Certificate] = []
+    current = leaf
+    for _ in range(4):
+        if (current.issuer == current.subject
+                or any(c.subject == current.issuer for c in (*pool, *found))
+                or trust.issuers_named(name_key(current.issuer))):
+            break
+        fetched = [c for c in fetcher.issuer_certificates(current)
+                   if c.subject == current.issuer]
+        if not fetched:
+            break
+        found += fetched
+        current = fetched[0]
+    return found
 
 
 @dataclass

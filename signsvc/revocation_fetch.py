@@ -10,8 +10,9 @@ Example::
 
 Offline by default: validating a signature must not phone home unless the user says so
 (archives, air-gapped government networks). Online fetches follow the certificate's
-CRL distribution points (RFC 5280 §4.2.1.13) and OCSP responders in its
-authorityInformationAccess (RFC 6960 §4.1, HTTP POST per RFC 6960 Appendix A.1).
+CRL distribution points (RFC 5280 §4.2.1.13), OCSP responders in its
+authorityInformationAccess (RFC 6960 §4.1, HTTP POST per RFC 6960 Appendix A.1) and,
+for a missing intermediate, its caIssuers URL (RFC 5280 §4.2.2.1).
 
 Bounds: each HTTP request has a timeout (default 5 s) and a size cap (default 32 MiB
 for CRLs, 64 KiB for OCSP); a URL that failed is not retried within the same fetcher;
@@ -27,7 +28,9 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from signsvc._crl import CrlInfo, crl_info
 from signsvc._x509 import CertInfo, NameKey, ValidationCache, name_key
@@ -39,6 +42,20 @@ _CRL_SUFFIXES = frozenset({".crl", ".pem", ".der"})
 
 def _is_http(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
+
+
+_MAX_ISSUER_BYTES = 1024 * 1024
+
+
+def _parse_certificates(data: bytes) -> list[x509.Certificate]:
+    for load in (lambda d: [x509.load_der_x509_certificate(d)],
+                 x509.load_pem_x509_certificates,
+                 pkcs7.load_der_pkcs7_certificates):
+        try:
+            return list(load(data))
+        except ValueError:
+            continue
+    return []
 
 
 def _parse_crl(data: bytes) -> x509.CertificateRevocationList | None:
@@ -73,6 +90,7 @@ class RevocationFetcher:
         self._by_url: dict[str, x509.CertificateRevocationList | None] = {}
         self._ocsp: dict[tuple[int, bytes], ocsp.OCSPResponse | None] = {}
         self._local_ocsp: list[ocsp.OCSPResponse] | None = None
+        self._issuers: dict[str, list[x509.Certificate]] = {}
 
     # -- CRLs --------------------------------------------------------------------------
     def _load_local(self) -> dict[NameKey, list[x509.CertificateRevocationList]]:
@@ -177,6 +195,35 @@ class RevocationFetcher:
                 (self.cache_dir / name).write_bytes(data)
             return resp
         return None
+
+    # -- issuers -----------------------------------------------------------------------
+    def issuer_certificates(self, cert: x509.Certificate) -> list[x509.Certificate]:
+        """The certificates at ``cert``'s caIssuers URLs (RFC 5280 §4.2.2.1), online only.
+
+        A signer's container often lacks the intermediate CA; viewers fetch it from
+        here. DER, PEM or a certs-only PKCS#7 bundle (RFC 5280 §4.2.2.1 allows both).
+        """
+        if not self.online:
+            return []
+        try:
+            aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
+        except x509.ExtensionNotFound:
+            return []
+        found: list[x509.Certificate] = []
+        for desc in aia.value:
+            if (desc.access_method != AuthorityInformationAccessOID.CA_ISSUERS
+                    or not isinstance(desc.access_location, x509.UniformResourceIdentifier)):
+                continue
+            url = desc.access_location.value
+            if not _is_http(url):
+                continue
+            if url not in self._issuers:
+                data = self._http(url, None, _MAX_ISSUER_BYTES)
+                self._issuers[url] = _parse_certificates(data) if data is not None else []
+                if data is not None and not self._issuers[url]:
+                    self.errors.append(f"{url}: no certificate in the response")
+            found += self._issuers[url]
+        return found
 
     # -- HTTP --------------------------------------------------------------------------
     def _http(self, url: str, body: bytes | None, limit: int) -> bytes | None:

@@ -244,3 +244,33 @@ def test_bad_arguments_raise() -> None:
         verify_pdf(SAMPLE, trust=ROOTS, policy="lenient")
     with pytest.raises(ValidationSetupError):
         verify_pdf(SAMPLE, trust=ROOTS, revocation="maybe")  # type: ignore[arg-type]
+
+
+def test_missing_intermediate_is_fetched_online(tmp_path: Path,
+                                                services: TestServices) -> None:
+    """A signer that embeds only its own certificate (no CA): offline the chain cannot
+    be built; online the CA comes from the caIssuers URL (RFC 5280 §4.2.2.1), as a
+    viewer would fetch it."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    p12 = signers.SimpleSigner.load_pkcs12(str(PKI / "org-omon.p12"), passphrase=b"1234")
+    assert p12 is not None
+    lonely = signers.SimpleSigner(signing_cert=p12.signing_cert, signing_key=p12.signing_key,
+                                  cert_registry=SimpleCertificateStore())
+    with SAMPLE.open("rb") as inf:
+        out = io.BytesIO()
+        signers.sign_pdf(IncrementalPdfFileWriter(inf),
+                         signers.PdfSignatureMetadata(field_name="Signature1"),
+                         signer=lonely, output=out)
+    path = tmp_path / "lonely.pdf"
+    path.write_bytes(out.getvalue())
+    offline = verify_pdf(path, trust=ROOTS)
+    assert offline.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    services.reset_hits()
+    online = verify_pdf(path, trust=ROOTS, online=True)
+    assert online.passed, online.reason
+    assert services.hits.get("/certs/gov-ca-g2.crt", 0) == 1
+    assert online.signatures[0].chain is not None
+    assert len(online.signatures[0].chain.path) == 3
