@@ -274,3 +274,43 @@ def test_missing_intermediate_is_fetched_online(tmp_path: Path,
     assert services.hits.get("/certs/gov-ca-g2.crt", 0) == 1
     assert online.signatures[0].chain is not None
     assert len(online.signatures[0].chain.path) == 3
+
+
+def _resign_with_wrong_ess(data: bytes, key_name: str) -> bytes:
+    """The same signature, its ESS signing-certificate-v2 hash replaced and the signed
+    attributes signed again with the signer's own key: intact, but the attribute names
+    another certificate (the substitution RFC 5035 §1 guards against)."""
+    from asn1crypto import cms
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    start = data.rindex(b"/Contents <") + len(b"/Contents <")
+    end = data.index(b">", start)
+    info = cms.ContentInfo.load(bytes.fromhex(data[start:end].decode()))
+    si = info["content"]["signer_infos"][0]
+    for attr in si["signed_attrs"]:
+        if attr["type"].native == "signing_certificate_v2":
+            attr["values"][0]["certs"][0]["cert_hash"] = b"\x00" * 32
+    signed = si["signed_attrs"].dump(force=True)
+    key = serialization.load_pem_private_key((PKI / f"{key_name}.key.pem").read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    si["signature"] = key.sign(b"\x31" + signed[1:], padding.PKCS1v15(), hashes.SHA256())
+    new = info.dump(force=True).hex().encode()
+    assert len(new) <= end - start
+    return data[:start] + new + b"0" * (end - start - len(new)) + data[end:]
+
+
+def test_signing_certificate_attribute_must_name_the_signer(signed: dict[str, Path],
+                                                            tmp_path: Path) -> None:
+    path = tmp_path / "ess.pdf"
+    path.write_bytes(_resign_with_wrong_ess(signed["bb"].read_bytes(), "official-rsa2048"))
+    result = verify_pdf(path, trust=ROOTS)
+    [sig] = result.signatures
+    assert sig.integrity is not None
+    assert sig.integrity.digest_ok and sig.integrity.signature_ok
+    assert sig.integrity.signing_certificate_ok is False
+    assert result.sub_indication is SubIndication.NO_SIGNING_CERTIFICATE_FOUND
+    # Verdicts are memoised per signer across a batch: the genuine file still passes,
+    # and the forged one still fails after it.
+    assert verify_pdf(signed["bb"], trust=ROOTS).passed
+    assert not verify_pdf(path, trust=ROOTS).passed
