@@ -1,10 +1,10 @@
 """Batches under token faults: pulled out between and during signatures, wrong and
 locked PINs, slot events, the always-authenticate key.
 
-Two real tokens: SoftHSM2, where a removal is what it does to sessions
-(``C_CloseAllSessions`` on the slot, which also logs the token out), and the virtual
-PIV card behind pcscd and OpenSC (tests/virtual_card), which really leaves its reader,
-counts every VERIFY that carries a PIN and locks after three wrong ones.
+On the virtual PIV card behind pcscd and OpenSC (tests/virtual_card), which really
+leaves its reader, counts every VERIFY that carries a PIN and locks after three wrong
+ones. The SoftHSM2 variants (sessions closed under the batch) are in
+test_token_recovery.py; shared helpers in tests/faults.py.
 
 Every output that exists is checked with pyHanko, an independent validator: after a
 fault there must be no partial or corrupted output and no temporary file.
@@ -12,7 +12,6 @@ fault there must be no partial or corrupted output and no temporary file.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import queue
 import signal
@@ -20,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,211 +27,10 @@ import pytest
 
 import drivers
 import signsvc
-from certs_test.softhsm import SoftHSM
-from drivers import TokenInfo, TokenKey, TokenRemovedError
-from signsvc._files import TEMP_SUFFIX
-from signsvc.hotplug import ReconnectingKey, TokenEvent
-from tests.conftest import ALWAYS_AUTH, ANH, ROOT
-from tests.pdfcheck import pyhanko_validate
-from tests.pdfs import write_one_page_pdf
+from signsvc.hotplug import TokenEvent
+from tests.conftest import ANH, ROOT
+from tests.faults import PinCounter, assert_outputs_sound, cli, documents, json_lines
 from tests.virtual_card import VirtualCard
-
-
-def documents(directory: Path, count: int) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    return [write_one_page_pdf(directory / f"qd-{n:02d}.pdf", f"Quyet dinh {n} - TEST ONLY")
-            for n in range(count)]
-
-
-def assert_outputs_sound(out: Path, names: list[str], common_name: str | None = None) -> None:
-    """Exactly ``names`` are in ``out``, no temporary file, each one a complete PDF whose
-    one signature pyHanko finds intact, valid and covering the whole file."""
-    assert sorted(p.name for p in out.iterdir()) == sorted(names)
-    assert not list(out.glob(f"*{TEMP_SUFFIX}"))
-    for name in names:
-        [status] = pyhanko_validate(out / name)
-        assert status.intact and status.valid, status.summary
-        assert status.coverage == "ENTIRE_FILE"
-        if common_name is not None:
-            assert status.signer_common_name == common_name
-
-
-class PinCounter:
-    """A PIN callback that records each time the batch asks again."""
-
-    def __init__(self, pin: str) -> None:
-        self.pin = pin
-        self.asked: list[str] = []
-
-    def __call__(self, info: TokenInfo) -> str:
-        self.asked.append(info.label)
-        return self.pin
-
-
-# ---- SoftHSM: sessions closed under the batch -------------------------------------
-
-
-def close_all_sessions(key: TokenKey) -> None:
-    session = key.session
-    close_all = session.module.functions._function("C_CloseAllSessions", ctypes.c_ulong)
-    with session.module.lock:
-        assert close_all(session.info.slot_id) == 0
-
-
-@pytest.fixture
-def hsm_key(hsm: SoftHSM, pin: str) -> Iterator[TokenKey]:
-    with signsvc.tokens.open_token_key([hsm.module], label=ANH, cert_id=b"\x01",
-                                       pin=lambda _: pin) as key:
-        yield key
-
-
-@pytest.mark.parametrize(("jobs", "executor"), [(1, "thread"), (2, "thread"), (2, "process")])
-def test_batch_recovers_after_its_sessions_die(tmp_path: Path, hsm_key: TokenKey, pin: str,
-                                               jobs: int, executor: str) -> None:
-    docs = documents(tmp_path / "in", 20)
-    asked = PinCounter(pin)
-    events: list[TokenEvent] = []
-    seen: list[signsvc.SignResult] = []
-    current = [hsm_key]
-
-    def progress(result: signsvc.SignResult) -> None:
-        seen.append(result)
-        if len(seen) == 7:
-            close_all_sessions(current[0])
-
-    results = signsvc.sign_batch(docs, tmp_path / "out", hsm_key, jobs=jobs,
-                                 executor=executor,  # type: ignore[arg-type]
-                                 progress=progress, token_timeout=30, pin=asked,
-                                 on_token_event=events.append)
-    assert len(results) == 20 and {r.status for r in results} == {"signed"}
-    assert sorted(r.input for r in results) == docs
-    # Asked for the PIN once more, after the token was seen again; told the user.
-    assert asked.asked == [ANH]
-    assert [e.kind for e in events] == ["token-removed", "token-inserted"]
-    removed = events[0]
-    assert (removed.token, removed.serial) == (ANH, hsm_key.session.info.serial)
-    assert removed.waiting_seconds == 30
-    assert removed.document in docs and "CKR_SESSION_HANDLE_INVALID" in (removed.error or "")
-    assert_outputs_sound(tmp_path / "out", [d.name for d in docs], ANH)
-
-
-def test_keep_pin_logs_in_again_without_asking(tmp_path: Path, hsm_key: TokenKey,
-                                               pin: str) -> None:
-    docs = documents(tmp_path / "in", 6)
-    asked = PinCounter(pin)
-    done: list[signsvc.SignResult] = []
-
-    def progress(result: signsvc.SignResult) -> None:
-        done.append(result)
-        if len(done) == 2:
-            close_all_sessions(hsm_key)
-
-    results = signsvc.sign_batch(docs, tmp_path / "out", hsm_key, progress=progress,
-                                 token_timeout=30, pin=asked, keep_pin=True)
-    assert [r.status for r in results] == ["signed"] * 6
-    assert asked.asked == []
-    assert_outputs_sound(tmp_path / "out", [d.name for d in docs])
-
-
-def test_without_waiting_the_batch_stops_and_resume_completes(tmp_path: Path,
-                                                              hsm_key: TokenKey,
-                                                              pin: str) -> None:
-    docs = documents(tmp_path / "in", 20)
-    out = tmp_path / "out"
-    done: list[signsvc.SignResult] = []
-
-    def progress(result: signsvc.SignResult) -> None:
-        done.append(result)
-        if len(done) == 5:
-            close_all_sessions(hsm_key)
-
-    first = signsvc.sign_batch(docs, out, hsm_key, progress=progress)
-    assert [r.status for r in first] == ["signed"] * 5 + ["failed"] * 15
-    assert isinstance(first[5].exception, TokenRemovedError)
-    assert all("not attempted" in (r.error or "") for r in first[6:])
-    assert_outputs_sound(out, [d.name for d in docs[:5]])
-    with signsvc.tokens.open_token_key([hsm_key.session.module.path], label=ANH,
-                                       cert_id=b"\x01", pin=lambda _: pin) as key:
-        second = signsvc.sign_batch(docs, out, key, resume=True)
-    assert [r.status for r in second] == ["skipped"] * 5 + ["signed"] * 15
-    assert_outputs_sound(out, [d.name for d in docs])
-
-
-class DiesAgain(ReconnectingKey):
-    """A token whose every session dies again right after a recovery."""
-
-    def __init__(self, key: TokenKey, **options: Any) -> None:
-        super().__init__(key, **options)
-        self.first_session = key.session
-
-    def sign(self, data: bytes, *, hash_algorithm: str = "sha256", pss: bool = False) -> bytes:
-        if self.key.session is not self.first_session:
-            close_all_sessions(self.key)
-        return super().sign(data, hash_algorithm=hash_algorithm, pss=pss)
-
-
-def test_a_retried_document_that_fails_again_stops_the_batch(tmp_path: Path,
-                                                             hsm_key: TokenKey,
-                                                             pin: str) -> None:
-    """A token that breaks again right after a recovery is not waited for forever: the
-    document is retried once, then the batch stops and resume finishes it later."""
-    docs = documents(tmp_path / "in", 4)
-    asked = PinCounter(pin)
-    events: list[TokenEvent] = []
-    with DiesAgain(hsm_key, pin=asked) as key:
-        done: list[signsvc.SignResult] = []
-
-        def progress(result: signsvc.SignResult) -> None:
-            done.append(result)
-            if len(done) == 1:
-                close_all_sessions(hsm_key)
-
-        results = signsvc.sign_batch(docs, tmp_path / "out", key, progress=progress,
-                                     token_timeout=30, on_token_event=events.append)
-    assert [r.status for r in results] == ["signed", "failed", "failed", "failed"]
-    assert isinstance(results[1].exception, TokenRemovedError)
-    assert results[1].input == docs[1]
-    assert all("not attempted" in (r.error or "") for r in results[2:])
-    assert [e.kind for e in events] == ["token-removed", "token-inserted"]
-    assert asked.asked == [ANH]
-    assert_outputs_sound(tmp_path / "out", [docs[0].name])
-
-
-def test_always_authenticate_batch_on_softhsm_survives_removal(tmp_path: Path, hsm: SoftHSM,
-                                                                pin: str) -> None:
-    docs = documents(tmp_path / "in", 5)
-    asked = PinCounter(pin)
-    with signsvc.tokens.open_token_key([hsm.module], label=ALWAYS_AUTH, cert_id=b"\x09",
-                                       pin=lambda _: pin) as key:
-        assert key.always_authenticate
-        done: list[signsvc.SignResult] = []
-
-        def progress(result: signsvc.SignResult) -> None:
-            done.append(result)
-            if len(done) == 2:
-                close_all_sessions(key)
-
-        results = signsvc.sign_batch(docs, tmp_path / "out", key, progress=progress,
-                                     token_timeout=30, pin=asked)
-    assert [r.status for r in results] == ["signed"] * 5
-    assert asked.asked == [ALWAYS_AUTH]
-    assert_outputs_sound(tmp_path / "out", [d.name for d in docs])
-
-
-def test_recovery_needs_a_way_to_log_in_again(tmp_path: Path, hsm_key: TokenKey) -> None:
-    docs = documents(tmp_path / "in", 1)
-    with pytest.raises(ValueError, match="pin= or keep_pin=True"):
-        signsvc.sign_batch(docs, tmp_path / "out", hsm_key, token_timeout=5)
-
-
-def cli(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def json_lines(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
 
 # ---- the virtual PIV card: really pulled out, really locked -----------------------
 
