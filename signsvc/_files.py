@@ -13,9 +13,11 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["TEMP_SUFFIX", "atomic_write", "remove_stale_temporaries", "sha256_hex"]
+__all__ = ["TEMP_SUFFIX", "atomic_open", "atomic_write", "remove_stale_temporaries", "sha256_hex"]
 
 TEMP_SUFFIX = ".signsvc-partial"
 _UMASK = os.umask(0o022)
@@ -34,6 +36,20 @@ def atomic_write(path: Path, data: bytes, *, overwrite: bool = False) -> None:
         FileExistsError: ``path`` exists and ``overwrite`` is false.
         OSError: the directory is not writable, the disk is full, ...
     """
+    with atomic_open(path, overwrite=overwrite) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path, *, overwrite: bool = False,
+                buffering: int = -1) -> Iterator[BinaryIO]:
+    """A binary stream whose content appears at ``path`` only once it is complete:
+    for output written piece by piece (reports) as well as in one go.
+
+    Raises:
+        FileExistsError: on closing, ``path`` exists and ``overwrite`` is false.
+        OSError: the directory is not writable, the disk is full, ...
+    """
     directory = path.parent
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX,
                                      dir=directory)
@@ -41,8 +57,8 @@ def atomic_write(path: Path, data: bytes, *, overwrite: bool = False) -> None:
         # mkstemp creates 0600; an output gets the mode any new file would get.
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "wb", buffering=buffering) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         if overwrite:

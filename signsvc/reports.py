@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from signsvc._files import _UMASK, TEMP_SUFFIX, _fsync_directory
+from signsvc._files import atomic_open
 from signsvc._report_html import vn_time, write_html
 from signsvc.errors import BadInputError, OutputError
 
@@ -149,32 +148,17 @@ def write_report(
 
 @contextlib.contextmanager
 def _atomic_text(path: Path, *, encoding: str, newline: str) -> Iterator[TextIO]:
-    """A text stream whose content replaces ``path`` only once it is complete.
-
-    Same steps as :func:`signsvc._files.atomic_write` (temporary file in the same
-    directory, fsync, rename, fsync of the directory), for output too big to build
-    in memory first. A report is regenerated in place, so it replaces.
-    """
-    directory = path.parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX,
-                                     dir=directory)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o666 & ~_UMASK)
+    """A text stream over :func:`signsvc._files.atomic_open`: the report replaces
+    ``path`` only once complete (a report is regenerated in place, so it replaces)."""
+    with atomic_open(path, overwrite=True, buffering=_BUFFER) as raw:
         # backslashreplace: a lone surrogate (a PDF text string decoded leniently) must
         # not abort a report of thousands; in JSON the result is the same \\udXXX escape
         # json.dumps would have written.
-        with open(fd, "w", encoding=encoding, errors="backslashreplace", newline=newline,
-                  buffering=_BUFFER) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(directory)
+        text = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace",
+                                newline=newline)
+        yield text
+        text.flush()
+        text.detach()  # atomic_open closes the file itself
 
 
 def _write_json(
