@@ -28,11 +28,14 @@ from typing import Literal
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from signsvc.errors import ValidationSetupError
+
 __all__ = [
     "DEFAULT_POLICY",
     "HISTORICAL_POLICY",
     "AlgorithmVerdict",
     "ValidationPolicy",
+    "resolve_policy",
 ]
 
 # NIST SP 800-131A Rev. 2 §3 (SHA-1 signature generation) and §9 (RSA/DSA < 2048 bits):
@@ -152,3 +155,20 @@ DEFAULT_POLICY = ValidationPolicy(name="default")
 HISTORICAL_POLICY = ValidationPolicy(name="historical", accept_weak=True)
 """Accepts SHA-1 and RSA/DSA keys from 1024 bits at any time, noting each use: for old
 documents signed under the legacy G1 hierarchy. MD5 and shorter keys stay refused."""
+
+
+def resolve_policy(policy: str | ValidationPolicy) -> ValidationPolicy:
+    """A policy by name (``"default"``, ``"historical"``), or the policy itself.
+
+    Raises:
+        ValidationSetupError: an unknown name (``argument="policy"``).
+    """
+    if isinstance(policy, ValidationPolicy):
+        return policy
+    if policy == "default":
+        return DEFAULT_POLICY
+    if policy == "historical":
+        return HISTORICAL_POLICY
+    raise ValidationSetupError(
+        f"unknown policy {policy!r} (default, historical, or a ValidationPolicy)",
+        argument="policy")

@@ -52,7 +52,7 @@ from signsvc._x509 import (
     name_key,
     subject_text,
 )
-from signsvc.algorithms import DEFAULT_POLICY, HISTORICAL_POLICY, ValidationPolicy
+from signsvc.algorithms import ValidationPolicy, resolve_policy
 from signsvc.errors import BadInputError, ValidationSetupError
 from signsvc.indications import Indication, SubIndication
 from signsvc.revocation import (
@@ -147,18 +147,6 @@ def _setup_error(argument: str, reason: str) -> ValidationSetupError:
     return ValidationSetupError(reason, argument=argument)
 
 
-def _resolve_policy(policy: str | ValidationPolicy) -> ValidationPolicy:
-    if isinstance(policy, ValidationPolicy):
-        return policy
-    if policy == "default":
-        return DEFAULT_POLICY
-    if policy == "historical":
-        return HISTORICAL_POLICY
-    raise _setup_error(
-        "policy", f"unknown policy {policy!r} (default, historical, or a ValidationPolicy)"
-    )
-
-
 def _oids(argument: str, values: Collection[str] | None) -> frozenset[str] | None:
     if values is None:
         return None
@@ -247,7 +235,7 @@ def validate_chain(
     at_utc = at.astimezone(UTC)
     opts = CheckOptions(
         at=at_utc,
-        policy=_resolve_policy(policy),
+        policy=resolve_policy(policy),
         initial_policies=_oids("initial_policies", initial_policies),
         explicit_policy=explicit_policy,
         inhibit_policy_mapping=inhibit_policy_mapping,

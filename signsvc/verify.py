@@ -67,7 +67,7 @@ from signsvc._pdfdoc import (
     unreferenced_objects,
 )
 from signsvc._x509 import DEFAULT_CACHE, ValidationCache
-from signsvc.algorithms import DEFAULT_POLICY, HISTORICAL_POLICY, ValidationPolicy
+from signsvc.algorithms import ValidationPolicy, resolve_policy
 from signsvc.chain import SIGNING_KEY_USAGE, ChainResult, validate_chain
 from signsvc.errors import ValidationSetupError
 from signsvc.indications import Indication, SubIndication
@@ -140,17 +140,6 @@ class _Ctx:
     ocsps: list[ocsp.OCSPResponse]
 
 
-def _policy(policy: str | ValidationPolicy) -> ValidationPolicy:
-    if isinstance(policy, ValidationPolicy):
-        return policy
-    if policy == "default":
-        return DEFAULT_POLICY
-    if policy == "historical":
-        return HISTORICAL_POLICY
-    raise ValidationSetupError(f"unknown policy {policy!r} (default, historical)",
-                               argument="policy")
-
-
 def verify_pdf(
     path: Path | str,
     *,
@@ -189,7 +178,7 @@ def verify_pdf(
         raise ValidationSetupError("expected an aware datetime", argument="at")
     if revocation not in ("hard-fail", "soft-fail", "off"):
         raise ValidationSetupError(f"unknown mode {revocation!r}", argument="revocation")
-    resolved = _policy(policy)
+    resolved = resolve_policy(policy)
     now = (at or datetime.now(UTC)).astimezone(UTC)
     path = Path(path)
     try:
