@@ -5,9 +5,11 @@ Example::
     signsvc trust add gov-root-g2.pem
     signsvc chain signer.pem --intermediate ca.pem --crl ca.crl --revocation hard-fail
 
-Exit codes as for every command (cli.py): 0 valid, 1 invalid or indeterminate, 2 usage
-or bad input. Registered in cli.py; helpers shared with the other commands are imported
-from it inside the commands (cli.py imports this module at its end).
+A PEM bundle given as CERT is read as the certificate to validate (the first in the
+bundle) followed by its intermediates, and the output says how many it took as such.
+
+Exit codes as for every command (:class:`cli_common.ExitCode`): 0 valid, 1 invalid or
+indeterminate, 2 usage or bad input.
 """
 
 from __future__ import annotations
@@ -16,17 +18,37 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import click
-from cryptography import x509
+
+from cli_common import (
+    ExitCode,
+    at_option,
+    json_option,
+    online_option,
+    read_certificates,
+    trust_option,
+    verbose_option,
+)
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from signsvc.pki.revocation import RevocationMode
 
 
 def _read_crls(paths: tuple[Path, ...]) -> list[x509.CertificateRevocationList]:
+    from cryptography import x509
+
     from signsvc.errors import BadInputError
 
     crls = []
     for path in paths:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadInputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
         try:
             crls.append(x509.load_pem_x509_crl(data) if b"-----BEGIN" in data
                         else x509.load_der_x509_crl(data))
@@ -40,52 +62,55 @@ def _read_crls(paths: tuple[Path, ...]) -> list[x509.CertificateRevocationList]:
 @click.option("--intermediate", "intermediates", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Intermediate certificates (PEM bundle or DER; repeatable).")
-@click.option("--trust", "trust_paths", multiple=True,
-              type=click.Path(exists=True, path_type=Path),
-              help="Trust anchors: files or folders (repeatable). Default: the user "
-                   "trust folder ('signsvc trust list').")
+@trust_option()
 @click.option("--crl", "crl_paths", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CRLs, PEM or DER (repeatable).")
 @click.option("--ocsp", "ocsp_paths", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="OCSP responses, DER (repeatable).")
-@click.option("--at", "at_text", help="Validation time, ISO 8601 (Vietnam time unless a "
-                                      "zone is given). Default: now.")
+@at_option
 @click.option("--policy", default="default", show_default=True,
               type=click.Choice(["default", "historical"]),
               help="historical accepts SHA-1 and small RSA keys (reported).")
 @click.option("--revocation", default="soft-fail", show_default=True,
               type=click.Choice(["hard-fail", "soft-fail", "off"]))
-@click.option("--fetch", is_flag=True, help="Fetch missing CRLs/OCSP over HTTP.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@online_option
+@json_option("Print the result as JSON.")
+@verbose_option
 def chain(cert: Path, intermediates: tuple[Path, ...], trust_paths: tuple[Path, ...],
-          crl_paths: tuple[Path, ...], ocsp_paths: tuple[Path, ...], at_text: str | None,
-          policy: str, revocation: str, fetch: bool, as_json: bool) -> None:
+          crl_paths: tuple[Path, ...], ocsp_paths: tuple[Path, ...], at: datetime | None,
+          policy: str, revocation: str, online: bool, fetch_alias: bool,
+          as_json: bool) -> None:
     """Validate a certificate's chain to a trust anchor (RFC 5280, CRL/OCSP).
 
     Exit 0 when valid, 1 when invalid or indeterminate, 2 on usage or bad input.
     """
-    from cli import EXIT_CHECK_FAILED, EXIT_OK, _parse_time, _read_all
-    from signsvc.audit import VIETNAM_TIME
-    from signsvc.chain import validate_chain
-    from signsvc.revocation_fetch import RevocationFetcher
-    from signsvc.trust import TrustStore
+    from signsvc._time import VIETNAM_TIME
+    from signsvc.pki.chain import validate_chain
+    from signsvc.pki.fetch import RevocationFetcher
+    from signsvc.pki.trust import TrustStore
 
-    leaf, *extra = _read_all((cert,))
+    leaf, *extra = read_certificates([cert])
     store = TrustStore.from_paths(trust_paths) if trust_paths else TrustStore.user()
     if not len(store):
         raise click.UsageError("no trust anchor: give --trust FILE|DIR or add one with "
                                "'signsvc trust add FILE'")
-    at = _parse_time(at_text, "--at") or datetime.now(VIETNAM_TIME)
     result = validate_chain(
-        leaf, intermediates=[*extra, *_read_all(intermediates)], trust=store, at=at,
+        leaf, intermediates=[*extra, *read_certificates(intermediates)], trust=store,
+        at=at or datetime.now(VIETNAM_TIME),
         crls=_read_crls(crl_paths), ocsp_responses=[p.read_bytes() for p in ocsp_paths],
-        revocation=revocation,  # type: ignore[arg-type]
-        policy=policy, fetcher=RevocationFetcher(online=True) if fetch else None)
+        revocation=cast("RevocationMode", revocation),
+        policy=policy,
+        fetcher=RevocationFetcher(online=True) if online or fetch_alias else None)
     if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        payload = result.to_json()
+        payload["bundle_intermediates"] = len(extra)
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
+        if extra:
+            click.echo(f"{cert}: validating the first certificate of the bundle; the "
+                       f"other {len(extra)} are used as intermediates", err=True)
         verdict = result.indication.value + (
             f" / {result.sub_indication.value}" if result.sub_indication else "")
         click.echo(f"{verdict}: {result.reason}")
@@ -94,7 +119,7 @@ def chain(cert: Path, intermediates: tuple[Path, ...], trust_paths: tuple[Path, 
             click.echo(f"  {'  ' * depth}{member.subject.rfc4514_string()}{mark}")
         for note in (*result.algorithm_notes, *result.notes):
             click.echo(f"  note: {note}")
-    sys.exit(EXIT_OK if result.valid else EXIT_CHECK_FAILED)
+    sys.exit(ExitCode.OK if result.valid else ExitCode.CHECK_FAILED)
 
 
 @click.group()
@@ -107,7 +132,7 @@ def trust() -> None:
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def trust_add(files: tuple[Path, ...]) -> None:
     """Trust these CA certificates (copied into the user trust folder)."""
-    from signsvc.trust import add_trust_anchor
+    from signsvc.pki.trust import add_trust_anchor
 
     for path in files:
         anchor = add_trust_anchor(path)
@@ -116,10 +141,10 @@ def trust_add(files: tuple[Path, ...]) -> None:
 
 
 @trust.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@json_option("Print a JSON array.")
 def trust_list(as_json: bool) -> None:
     """List the anchors in the user trust folder."""
-    from signsvc.trust import list_trust_anchors, user_trust_dir
+    from signsvc.pki.trust import list_trust_anchors, user_trust_dir
 
     anchors = list_trust_anchors()
     if as_json:
@@ -136,6 +161,6 @@ def trust_list(as_json: bool) -> None:
 @click.argument("fingerprint")
 def trust_remove(fingerprint: str) -> None:
     """Stop trusting the anchor with this SHA-256 fingerprint."""
-    from signsvc.trust import remove_trust_anchor
+    from signsvc.pki.trust import remove_trust_anchor
 
     click.echo(f"removed {remove_trust_anchor(fingerprint)}")

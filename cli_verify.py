@@ -1,10 +1,10 @@
-"""``signsvc verify``: check the signatures of many PDFs (its own module: cli.py is full).
+"""``signsvc verify``: check the signatures of many PDFs.
 
 Example::
 
     signsvc verify hop-thu-den/ --trust certs/ --report bao-cao.html --resume
 
-Exit codes, as for every command (cli.py):
+Exit codes, as for every command (:class:`cli_common.ExitCode`):
 
     0  every document is TOTAL-PASSED
     1  at least one is not (failed, indeterminate, unsigned, unreadable)
@@ -21,13 +21,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
+from cli_common import (
+    ExitCode,
+    at_option,
+    jobs_option,
+    json_option,
+    online_option,
+    trust_option,
+    verbose_option,
+)
+
 if TYPE_CHECKING:
-    from signsvc.verdicts import DocumentResult
+    from signsvc.pki.revocation import RevocationMode
+    from signsvc.verify.results import DocumentResult
 
 DEFAULT_STORE = Path(".signsvc-verify.sqlite3")
 """In the current directory: a batch's store is visible next to the work it belongs
@@ -37,21 +49,15 @@ every document ever verified."""
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--trust", "trust_paths", multiple=True,
-              type=click.Path(exists=True, path_type=Path),
-              help="Trust anchors: files or folders (repeatable). Default: the user "
-                   "trust folder ('signsvc trust list').")
+@trust_option()
 @click.option("--policy", default="default", show_default=True,
               type=click.Choice(["default", "historical"]),
               help="historical accepts SHA-1 and small RSA keys (reported).")
 @click.option("--revocation", default="soft-fail", show_default=True,
               type=click.Choice(["hard-fail", "soft-fail", "off"]))
-@click.option("--online", is_flag=True,
-              help="Fetch missing CRLs/OCSP responses over HTTP.")
-@click.option("--at", "at_text", help="Validation time, ISO 8601 (Vietnam time unless a "
-                                      "zone is given). Default: now.")
-@click.option("--jobs", type=click.IntRange(1, 256),
-              help="Worker processes. Default: one per core.")
+@online_option
+@at_option
+@jobs_option("Worker processes. Default: one per core.")
 @click.option("--timeout", default=60.0, show_default=True,
               type=click.FloatRange(0, min_open=True), metavar="SECONDS",
               help="Time limit per document; one over it is reported and skipped.")
@@ -62,10 +68,11 @@ every document ever verified."""
               help="Reuse stored results of unchanged documents (same trust and options).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a report: .json, .csv (Excel) or .html, by suffix.")
-@click.option("--json", "as_json", is_flag=True,
-              help="One JSON object per document, one line each, as they finish.")
+@json_option("One JSON object per document, one line each, as they finish.")
+@verbose_option
 def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
-           revocation: str, online: bool, at_text: str | None, jobs: int | None,
+           revocation: str, online: bool, fetch_alias: bool, at: datetime | None,
+           jobs: int | None,
            timeout: float, store: Path, resume: bool, report: Path | None,
            as_json: bool) -> None:
     """Verify the signatures of PDF documents (PAdES; ETSI EN 319 102-1 verdicts).
@@ -73,24 +80,22 @@ def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
     PATHS are PDF files or folders (searched recursively for *.pdf). Exit 0 when every
     document is TOTAL-PASSED, 1 otherwise, 2 on usage or bad input.
     """
-    from cli import EXIT_CHECK_FAILED, EXIT_OK, _parse_time
-
     # pyHanko logs a traceback (WARNING) for every modification its difference
     # analysis rejects; the verdict already says so, in words.
     logging.getLogger("pyhanko").addHandler(logging.NullHandler())
     logging.getLogger("pyhanko").propagate = False
-    from signsvc.trust import TrustStore
-    from signsvc.verify_batch import VerifyStore, collect_pdfs, json_line, verify_iter
+    from signsvc._inputs import collect_pdfs
+    from signsvc.pki.trust import TrustStore
+    from signsvc.verify.batch import VerifyStore, json_line, verify_iter
 
     if report is not None:
-        from signsvc.reports import report_format
+        from signsvc.verify.reports import report_format
 
         report_format(report)  # an unknown suffix fails now, not after the batch
     trust = TrustStore.from_paths(trust_paths) if trust_paths else TrustStore.user()
     if not len(trust):
         raise click.UsageError("no trust anchor: give --trust FILE|DIR or add one with "
                                "'signsvc trust add FILE'")
-    at = _parse_time(at_text, "--at")
     documents = collect_pdfs(paths)
     if not documents:
         raise click.UsageError("no PDF found in the given paths")
@@ -98,7 +103,8 @@ def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
     with contextlib.ExitStack() as stack:
         journal = stack.enter_context(VerifyStore.open(store))
         results = verify_iter(documents, trust=trust, jobs=jobs, at=at, policy=policy,
-                              revocation=revocation, online=online, timeout=timeout,
+                              revocation=cast("RevocationMode", revocation),
+                              online=online or fetch_alias, timeout=timeout,
                               resume=resume, store=journal)
         bar = None
         if sys.stderr.isatty():
@@ -113,7 +119,7 @@ def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
                 click.echo(_line(result))
         summary = journal.summary()
         if report is not None:
-            from signsvc.reports import write_report
+            from signsvc.verify.reports import write_report
 
             write_report(report, journal.iter_json, summary=summary,
                          trust=[anchor.label for anchor in trust], policy=policy)
@@ -122,7 +128,7 @@ def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
                f"unsigned {summary['unsigned']}, errors {summary['error']}; store {store}"
                + (f"; report {report}" if report is not None else ""), err=True)
     passed = summary["TOTAL-PASSED"] == sum(summary.values())
-    sys.exit(EXIT_OK if passed else EXIT_CHECK_FAILED)
+    sys.exit(ExitCode.OK if passed else ExitCode.CHECK_FAILED)
 
 
 def _line(result: DocumentResult) -> str:

@@ -4,7 +4,7 @@
 
 A real USB token takes 0.2-10 s per signature; the batch must keep it busy, so the PDF
 work (reading, preparing, hashing, writing) has to hide behind the card. The card is
-the virtual PIV card of tests/virtual_card on the real stack (python-pkcs11 ->
+the virtual PIV card of tests/support/virtual_card on the real stack (python-pkcs11 ->
 opensc-pkcs11.so -> pcscd -> vpcd -> emulator), told to take ``--delay`` seconds per
 signature, RSA-2048 key 9A.
 
@@ -109,7 +109,7 @@ def main() -> int:
                                   args.work)))
         return 0
 
-    from tests.virtual_card import PcscStack, running_card
+    from tests.support.virtual_card import PcscStack, running_card
 
     with PcscStack() as stack, running_card(stack) as card:
         card.set_delay(args.delay)

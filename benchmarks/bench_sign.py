@@ -7,7 +7,7 @@ On a SoftHSM2 token built from certs_test/ (the demo official, RSA-2048), PAdES 
 1. the peer: pyHanko's ``sign_pdf`` in a loop with its ``PKCS11Signer`` on the same
    logged-in token session;
 2. what each signsvc choice saves: pyHanko + ``bytes_reserved`` (no sizing dry run),
-   then + the CMS template (:mod:`signsvc._cms`), which is ``sign_batch --jobs 1``;
+   then + the CMS template (:mod:`signsvc.sign._template`), which is ``sign_batch --jobs 1``;
 3. ``sign_batch`` with ``--jobs 2``, threads and processes;
 4. a slow token (each real signature + 150 ms, as a real USB token): the batch's
    throughput as a fraction of the token's own rate, ``--jobs 1`` and ``2``;
@@ -44,7 +44,7 @@ def _sample() -> bytes:
     sample = ROOT / "samples" / "quyet-dinh-123.pdf"
     if sample.exists():
         return sample.read_bytes()
-    from tests.pdfs import one_page_pdf
+    from tests.support.pdfs import one_page_pdf
 
     return one_page_pdf()
 
@@ -110,10 +110,10 @@ def _signsvc(inputs: list[Path], out: Path, *, jobs: int, executor: str, slow: b
     from signsvc.tokens import open_token_key
 
     if not template:
-        import drivers.pyhanko_adapter
-        import signsvc._cms as cms
+        import signsvc.sign._pyhanko_signer
+        import signsvc.sign._template as cms
 
-        cms.TemplateSigner.async_sign = drivers.pyhanko_adapter.KeySignerAdapter.async_sign
+        cms.TemplateSigner.async_sign = signsvc.sign._pyhanko_signer.KeySignerAdapter.async_sign
     with open_token_key((), label=DEMO_TOKEN, cert_id=CERT_ID, pin=lambda _: USER_PIN) as key:
         signer = SlowKey(key) if slow else key
         start = time.perf_counter()

@@ -49,7 +49,7 @@ IMAGE_SIDE = 1448  # 1448² bytes of 8-bit grey: 2 MiB
 
 def _big_pdf(seed: int) -> bytes:
     """One A4 page showing a 2 MiB incompressible grey image (ISO 32000-1 §8.9.5)."""
-    from tests.pdfs import classic_pdf
+    from tests.support.pdfs import classic_pdf
 
     pixels = random.Random(seed).randbytes(IMAGE_SIDE * IMAGE_SIDE)
     content = b"q 595 0 0 842 0 0 cm /Im0 Do Q"
@@ -68,7 +68,7 @@ def _big_pdf(seed: int) -> bytes:
 def build_corpus(work: Path, docs: int, big_docs: int, many: int) -> None:
     """Sign ``docs`` one-page and ``big_docs`` 2 MB documents; hard-link ``many``."""
     import drivers
-    from signsvc.signing import sign_pdf
+    from signsvc.sign.pdf import sign_pdf
 
     key = drivers.Pkcs12Key.load(PKI / "official-rsa2048.p12", "1234")
     source = work / "source.pdf"
@@ -105,13 +105,13 @@ def _pyhanko(paths: list[Path]) -> int:
 
 
 def _signsvc(paths: list[Path], trust: Any) -> int:
-    from signsvc.verify import verify_pdf
+    from signsvc.verify.pdf import verify_pdf
 
     return sum(verify_pdf(path, trust=trust, at=MOMENT).passed for path in paths)
 
 
 def _batch(paths: list[Path], trust: Any, jobs: int, store: Path) -> int:
-    from signsvc.verify_batch import VerifyStore, verify_iter
+    from signsvc.verify.batch import VerifyStore, verify_iter
 
     with VerifyStore.open(store) as journal:
         for _ in verify_iter(paths, trust=trust, jobs=jobs, at=MOMENT, store=journal):
@@ -125,8 +125,8 @@ def run_case(case: str, corpus: str, docs: int, work: Path) -> dict[str, Any]:
     if case == "pyhanko":
         import pyhanko.sign.validation  # noqa: F401
     else:
-        import signsvc.verify  # noqa: F401
-    from signsvc.trust import TrustStore
+        import signsvc.verify.pdf  # noqa: F401
+    from signsvc.pki.trust import TrustStore
 
     paths = sorted((work / corpus).iterdir())[:docs]
     trust = TrustStore.from_paths([PKI / f"{name}.crt.pem" for name in ROOTS])

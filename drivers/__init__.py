@@ -8,13 +8,14 @@ Example::
     ...     for token in module.tokens():
     ...         print(token.label, token.serial)
 
-``drivers`` never imports ``signsvc``; pyHanko is loaded only by
-:mod:`drivers.pyhanko_adapter`, on demand.
+``drivers`` knows no PDF and never imports ``signsvc`` (tests/support/layout.py checks
+both); the pyHanko adapter for its keys is :mod:`signsvc.sign._pyhanko_signer`.
 """
 
 from drivers.discovery import ModuleCandidate, VendorProfile, discover_modules, vendor_profiles
 from drivers.errors import (
     AmbiguousSelectionError,
+    ConfigFileError,
     KeyNotFoundError,
     LoginCancelledError,
     LoginRequiredError,
@@ -30,7 +31,14 @@ from drivers.errors import (
 )
 from drivers.events import SlotEvent, wait_for_token, watch
 from drivers.keys import KeySigner, TokenKey
-from drivers.module import Pkcs11Module, TokenFlags, TokenInfo, load_module
+from drivers.module import (
+    LoadedCandidate,
+    Pkcs11Module,
+    TokenFlags,
+    TokenInfo,
+    load_discovered,
+    load_module,
+)
 from drivers.session import PROTECTED_AUTH, CertificateEntry, KeyEntry, TokenSession
 from drivers.softkey import Pkcs12Key
 
@@ -38,9 +46,11 @@ __all__ = [
     "PROTECTED_AUTH",
     "AmbiguousSelectionError",
     "CertificateEntry",
+    "ConfigFileError",
     "KeyEntry",
     "KeyNotFoundError",
     "KeySigner",
+    "LoadedCandidate",
     "LoginCancelledError",
     "LoginRequiredError",
     "MechanismUnsupportedError",
@@ -62,6 +72,7 @@ __all__ = [
     "TokenSession",
     "VendorProfile",
     "discover_modules",
+    "load_discovered",
     "load_module",
     "vendor_profiles",
     "wait_for_token",

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import pkcs11.exceptions as p11e
 
+from drivers._types import PinFlags as PinFlags
 from drivers.errors import (
     LoginCancelledError,
     LoginRequiredError,
@@ -110,10 +111,6 @@ _CLASS_CODES: dict[type[Exception], str] = {
     p11e.ObjectHandleInvalid: "CKR_OBJECT_HANDLE_INVALID",
     p11e.SlotIDInvalid: "CKR_SLOT_ID_INVALID",
 }
-
-PinFlags = tuple[bool | None, bool | None]
-"""``(final_try, count_low)`` read from the token right after a refused PIN."""
-
 
 def code_name(source: int | BaseException) -> str:
     """The ``CKR_*`` name of a raw return value or a python-pkcs11 exception."""

@@ -31,6 +31,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from drivers.errors import ConfigFileError
+
 __all__ = ["ModuleCandidate", "VendorProfile", "discover_modules", "vendor_profiles"]
 
 ENV_MODULE = "SIGNSVC_PKCS11_MODULE"
@@ -178,9 +180,17 @@ def _config_modules(environ: Mapping[str, str], config_file: Path | None) -> lis
             config_file = Path(config_home) / "signsvc" / "config.toml"
     if not config_file.is_file():
         return []
-    with config_file.open("rb") as fh:
-        data = tomllib.load(fh)
-    modules = data.get("pkcs11", {}).get("modules", [])
+    try:
+        with config_file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigFileError(config_file, f"cannot read: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(config_file, f"not valid TOML: {exc}") from exc
+    section = data.get("pkcs11", {})
+    modules = section.get("modules", []) if isinstance(section, dict) else None
+    if not isinstance(modules, list):
+        raise ConfigFileError(config_file, "[pkcs11] modules must be a list of paths")
     home = environ.get("HOME", str(Path.home()))
     return [Path(home + m[1:] if m.startswith("~/") else m) for m in modules
             if isinstance(m, str)]
@@ -221,6 +231,9 @@ def discover_modules(
         Candidates without duplicates (two paths to one file count once). Explicit,
         environment and config paths are returned even when missing, so that loading
         them reports a clear :class:`~drivers.errors.ModuleLoadError`.
+
+    Raises:
+        ConfigFileError: the config file exists but cannot be read or is not TOML.
     """
     environ = os.environ if environ is None else environ
 

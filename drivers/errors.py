@@ -20,6 +20,7 @@ from pathlib import Path
 
 __all__ = [
     "AmbiguousSelectionError",
+    "ConfigFileError",
     "KeyNotFoundError",
     "LoginCancelledError",
     "LoginRequiredError",
@@ -86,6 +87,23 @@ class ModuleLoadError(TokenError):
         if detail and reason is not ModuleLoadReason.NOT_FOUND:
             message += f" ({detail})"
         super().__init__(message)
+
+
+class ConfigFileError(TokenError):
+    """The signsvc config file that names the PKCS#11 modules cannot be used.
+
+    A token error (exit 3 on the command line): like a module that fails to load, it
+    stops signsvc from reaching the token the user configured.
+
+    Attributes:
+        path: the config file.
+        reason: what is wrong with it, in words.
+    """
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
 
 
 class TokenNotFoundError(TokenError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import pkcs11.exceptions as p11e
 from cryptography import x509
@@ -25,10 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11.mechanisms import MGF, Mechanism
 
 from drivers._translate import translate
+from drivers._types import KeySession, _ProtectedAuth
 from drivers.errors import MechanismUnsupportedError
-
-if TYPE_CHECKING:
-    from drivers.session import TokenSession, _ProtectedAuth
 
 __all__ = ["HASH_ALGORITHMS", "KeySigner", "TokenKey", "key_description"]
 
@@ -148,8 +146,8 @@ class TokenKey(CertificateKeyInfo):
     lock, because vendor modules are not thread-safe.
     """
 
-    session: TokenSession
-    """The open session the key lives in."""
+    session: KeySession[TokenKey]
+    """The open session the key lives in (a :class:`drivers.session.TokenSession`)."""
     handle: Any
     """python-pkcs11's key object (internal; do not call it directly)."""
     certificate: x509.Certificate
@@ -222,12 +220,12 @@ class TokenKey(CertificateKeyInfo):
     def _sign_raw(self, payload: bytes, mechanism: Mechanism, param: object) -> bytes:
         session = self.session
         label = session.info.label
-        with session.module.lock:
+        with session.lock:
             # PKCS#11 v2.40 §5.2 (CKA_ALWAYS_AUTHENTICATE): C_Login(CKU_CONTEXT_SPECIFIC)
             # must follow C_SignInit for every signature; python-pkcs11 does this when
             # given the PIN. The PIN is the one the user gave for this session; a
             # refusal is reported, never retried.
-            pin = session._context_pin() if self.always_authenticate else None
+            pin = session.context_pin() if self.always_authenticate else None
             try:
                 return bytes(
                     self.handle.sign(payload, mechanism=mechanism, mechanism_param=param,
@@ -235,7 +233,7 @@ class TokenKey(CertificateKeyInfo):
                 )
             except p11e.PKCS11Error as exc:
                 raise translate(
-                    exc, operation="sign", token=label, pin_flags=session._pin_flags,
+                    exc, operation="sign", token=label, pin_flags=session.pin_flags,
                     signing=True,
                 ) from exc
 
@@ -247,7 +245,8 @@ class TokenKey(CertificateKeyInfo):
         the token with the same label and serial, the same certificate is looked up,
         and the user is logged in again with exactly one ``C_Login`` (none if the token
         is still logged in through another session). This key's session is closed
-        first; its kept PIN is forgotten once the new session works.
+        first; its kept PIN is forgotten once the new session works. The session does
+        the work (:meth:`drivers.session.TokenSession.reopen_key`).
 
         Args:
             pin: the PIN the user just gave again (or ``PROTECTED_AUTH``). None reuses
@@ -266,45 +265,7 @@ class TokenKey(CertificateKeyInfo):
             LoginRequiredError: no PIN given and none kept.
             PinIncorrectError, PinLockedError: the login was refused (not retried).
         """
-        from drivers.errors import KeyNotFoundError, LoginRequiredError, PinIncorrectError
-        from drivers.session import PROTECTED_AUTH
-
-        old = self.session
-        # Closed first: its handle may be handed out again (see TokenSession._release).
-        # The PIN it kept stays with it until this succeeds, for another attempt.
-        old._release()
-        module = old.module
-        info = module.find_token(label=old.info.label, serial=old.info.serial)
-        session = module.open(token=info)
-        try:
-            entry = next((c for c in session.certificates()
-                          if c.certificate == self.certificate), None)
-            if entry is None:
-                raise KeyNotFoundError(
-                    f"certificate {self.certificate.subject.rfc4514_string()} on the "
-                    "re-inserted token", token=info.label)
-            if info.flags.login_required:
-                given = pin if pin is not None else old._pin
-                if given is None and info.flags.protected_auth_path:
-                    given = PROTECTED_AUTH
-                if given is None:
-                    raise LoginRequiredError(
-                        f"token {info.label!r} is back but needs the PIN again",
-                        token=info.label)
-                try:
-                    session.login(given)
-                except PinIncorrectError:
-                    if pin is None:
-                        # The kept PIN is refused now (changed meanwhile?): forget it,
-                        # so nothing can ever try it again.
-                        old._pin = None
-                    raise
-            key = session.key(entry.id)
-        except BaseException:
-            session.close()
-            raise
-        old.close()  # forgets the kept PIN: the new session keeps its own
-        return key
+        return self.session.reopen_key(self, pin)
 
     def _unsupported(self, wanted: str, mechanisms: frozenset[Mechanism]) -> Exception:
         names = sorted(m.name if isinstance(m, Mechanism) else hex(m) for m in mechanisms)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pkcs11
 import pkcs11.exceptions as p11e
@@ -31,81 +31,25 @@ from pkcs11.constants import TokenFlag
 
 from drivers._ckapi import FunctionList
 from drivers._translate import translated
-from drivers.discovery import vendor_for
+from drivers._types import TokenFlags, TokenInfo
+from drivers._types import selection_text as selection_text
+from drivers.discovery import ModuleCandidate, discover_modules, vendor_for
 from drivers.errors import (
     AmbiguousSelectionError,
     ModuleLoadError,
     ModuleLoadReason,
     TokenNotFoundError,
 )
+from drivers.session import TokenSession, label_mapper
 
-if TYPE_CHECKING:
-    from drivers.session import TokenSession
-
-__all__ = ["Pkcs11Module", "TokenFlags", "TokenInfo", "load_module"]
-
-
-@dataclass(frozen=True)
-class TokenFlags:
-    """The ``CK_TOKEN_INFO`` flags an official's tool must heed (PKCS#11 v2.40 §5.5)."""
-
-    login_required: bool
-    """``CKF_LOGIN_REQUIRED``: signing needs the user PIN."""
-    protected_auth_path: bool
-    """``CKF_PROTECTED_AUTHENTICATION_PATH``: the PIN is entered on a PIN pad."""
-    pin_count_low: bool
-    """``CKF_USER_PIN_COUNT_LOW``: a wrong PIN was entered since the last success."""
-    pin_final_try: bool
-    """``CKF_USER_PIN_FINAL_TRY``: one more wrong PIN locks the token."""
-    pin_locked: bool
-    """``CKF_USER_PIN_LOCKED``: the user PIN is locked."""
-
-    @classmethod
-    def from_bits(cls, bits: int) -> TokenFlags:
-        return cls(
-            login_required=bool(bits & TokenFlag.LOGIN_REQUIRED),
-            protected_auth_path=bool(bits & TokenFlag.PROTECTED_AUTHENTICATION_PATH),
-            pin_count_low=bool(bits & TokenFlag.USER_PIN_COUNT_LOW),
-            pin_final_try=bool(bits & TokenFlag.USER_PIN_FINAL_TRY),
-            pin_locked=bool(bits & TokenFlag.USER_PIN_LOCKED),
-        )
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """A token present in a slot of a loaded module."""
-
-    module: Path
-    """Resolved path of the module that sees it."""
-    slot_id: int
-    """PKCS#11 slot ID (random on SoftHSM: select tokens by label or serial)."""
-    slot_description: str
-    """The reader's description."""
-    label: str
-    """Token label, UTF-8 (may carry Vietnamese diacritics)."""
-    serial: str
-    """Token serial number, as the token reports it."""
-    manufacturer: str
-    """``manufacturerID``."""
-    model: str
-    """Token model."""
-    flags: TokenFlags
-    """Login and PIN-state flags at the time of reading."""
-
-    def describe(self) -> str:
-        return f"{self.label!r} (serial {self.serial}, slot {self.slot_id})"
-
-    def matches(self, label: str | None = None, serial: str | None = None) -> bool:
-        """True when the token has this label and serial (None matches anything)."""
-        return (label is None or self.label == label) and (
-            serial is None or self.serial == serial)
-
-
-def selection_text(label: str | None, serial: str | None) -> str:
-    """Words for a token selection, for "no token with ..." messages."""
-    parts = [f"label {label!r}" if label is not None else "",
-             f"serial {serial!r}" if serial is not None else ""]
-    return " and ".join(p for p in parts if p) or "any label"
+__all__ = [
+    "LoadedCandidate",
+    "Pkcs11Module",
+    "TokenFlags",
+    "TokenInfo",
+    "load_discovered",
+    "load_module",
+]
 
 
 _loaded: dict[Path, Pkcs11Module] = {}
@@ -181,6 +125,77 @@ def load_module(path: str | Path) -> Pkcs11Module:
             module = Pkcs11Module(resolved, lib)
             _loaded[resolved] = module
     return module
+
+
+NAMED_SOURCES = frozenset({"explicit", "env", "config"})
+"""The :attr:`ModuleCandidate.source` values of modules the user named."""
+
+
+@dataclass(frozen=True)
+class LoadedCandidate:
+    """A module :func:`load_discovered` tried to load: the module, or why it failed."""
+
+    candidate: ModuleCandidate
+    """Where the module was found."""
+    module: Pkcs11Module | None
+    """The loaded module; None when loading failed."""
+    error: ModuleLoadError | None
+    """Why loading failed; None when it worked."""
+
+    def __post_init__(self) -> None:
+        if (self.module is None) == (self.error is None):
+            raise ValueError("a LoadedCandidate has either a module or an error")
+
+    @property
+    def explicit(self) -> bool:
+        """True when the user named this module: ``--module``, the
+        ``SIGNSVC_PKCS11_MODULE`` variable or the config file. A failure to load one
+        is an error, the same whichever way it was named; a module found on its own
+        (p11-kit registry, vendor profiles) that fails is skipped."""
+        return self.candidate.source in NAMED_SOURCES
+
+    def module_or_raise(self) -> Pkcs11Module:
+        """The loaded module.
+
+        Raises:
+            ModuleLoadError: the one loading it raised.
+        """
+        if self.error is not None:
+            raise self.error
+        assert self.module is not None
+        return self.module
+
+
+def load_discovered(
+    modules: Sequence[str | Path] = (),
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    registry_dirs: Iterable[Path] | None = None,
+    platform: str | None = None,
+) -> Iterator[LoadedCandidate]:
+    """Load each module :func:`~drivers.discovery.discover_modules` lists, in its order.
+
+    A module that fails to load is yielded with its :class:`ModuleLoadError` instead of
+    raising: the caller decides, usually from :attr:`LoadedCandidate.explicit`,
+    whether to report it (a module the user named) or skip it (a discovered one: a
+    broken vendor module must not hide the official's token). Modules are loaded one
+    at a time, as the iteration reaches them, so a caller that stops early loads no
+    further module.
+
+    Args:
+        modules: module paths the user named; empty means discovery (the other
+            arguments are passed to :func:`~drivers.discovery.discover_modules`).
+    """
+    candidates = discover_modules(modules, environ=environ, config_file=config_file,
+                                  registry_dirs=registry_dirs, platform=platform)
+    for candidate in candidates:
+        try:
+            module = load_module(candidate.path)
+        except ModuleLoadError as exc:
+            yield LoadedCandidate(candidate, None, exc)
+        else:
+            yield LoadedCandidate(candidate, module, None)
 
 
 class Pkcs11Module:
@@ -288,8 +303,6 @@ class Pkcs11Module:
         token: TokenInfo | None = None,
     ) -> TokenSession:
         """Open a session on one token (see :meth:`find_token` for the selection)."""
-        from drivers.session import TokenSession, label_mapper
-
         info = token or self.find_token(label=label, serial=serial)
         for slot in self._slots():
             if int(slot.slot_id) == info.slot_id:

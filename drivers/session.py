@@ -18,8 +18,10 @@ by its certificate's label (pyHanko issues 457, 149, 386) fails on real tokens.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pkcs11
 import pkcs11.exceptions as p11e
@@ -33,37 +35,53 @@ from pkcs11.constants import Attribute, CertificateType, ObjectClass
 from pkcs11.mechanisms import KeyType, Mechanism
 
 from drivers import _ckapi
-from drivers._translate import (
-    CKR_OK,
-    CKR_USER_ALREADY_LOGGED_IN,
-    PinFlags,
-    translate,
-    translated,
-)
+from drivers._translate import CKR_OK, CKR_USER_ALREADY_LOGGED_IN, translate, translated
+from drivers._types import PROTECTED_AUTH, PinFlags, TokenFlags, TokenInfo
+from drivers._types import _ProtectedAuth as _ProtectedAuth
 from drivers.errors import (
     AmbiguousSelectionError,
     KeyNotFoundError,
     LoginRequiredError,
+    PinIncorrectError,
     PinLockedError,
 )
 from drivers.keys import TokenKey
-from drivers.module import TokenFlags
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from drivers.module import Pkcs11Module, TokenInfo
-
-__all__ = ["PROTECTED_AUTH", "CertificateEntry", "KeyEntry", "TokenSession"]
+__all__ = ["PROTECTED_AUTH", "CertificateEntry", "KeyEntry", "SessionModule", "TokenSession"]
 
 
-class _ProtectedAuth:
-    def __repr__(self) -> str:
-        return "PROTECTED_AUTH"
+class SessionModule(Protocol):
+    """What a session needs from the module that opened it.
 
+    :class:`drivers.module.Pkcs11Module` implements it; it is declared here because
+    :mod:`drivers.module` imports this module, not the other way round.
+    """
 
-PROTECTED_AUTH: Final = _ProtectedAuth()
-"""Pass as the PIN to log in through the reader's PIN pad (protected authentication path)."""
+    @property
+    def path(self) -> Path:
+        """Resolved path of the module."""
+        ...
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every call into the module holds (see :mod:`drivers.module`)."""
+        ...
+
+    @property
+    def functions(self) -> _ckapi.FunctionList:
+        """Raw function list, for the calls python-pkcs11 gets wrong."""
+        ...
+
+    def find_token(self, *, label: str | None = None, serial: str | None = None) -> TokenInfo:
+        """The one token matching ``label`` and/or ``serial``."""
+        ...
+
+    def open(self, *, token: TokenInfo) -> TokenSession:
+        """Open a session on ``token``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -164,7 +182,7 @@ class TokenSession:
     per-signature login of ``CKA_ALWAYS_AUTHENTICATE`` keys; it is never logged.
     """
 
-    def __init__(self, module: Pkcs11Module, info: TokenInfo, session: pkcs11.Session) -> None:
+    def __init__(self, module: SessionModule, info: TokenInfo, session: pkcs11.Session) -> None:
         self.module = module
         self.info = info
         self._session = session
@@ -193,7 +211,7 @@ class TokenSession:
         self._release()
 
     def _release(self) -> None:
-        """Close the PKCS#11 session but keep the PIN, for :meth:`TokenKey.reopen`.
+        """Close the PKCS#11 session but keep the PIN, for :meth:`reopen_key`.
 
         A session killed by a removal must be closed *before* a new one is opened:
         OpenSC uses the address of its session structure as the handle, so a new
@@ -230,7 +248,14 @@ class TokenSession:
             except p11e.PKCS11Error:
                 return None
 
-    def _pin_flags(self) -> PinFlags:
+    @property
+    def lock(self) -> threading.RLock:
+        """The module's lock: hold it for every call into the module (keys do)."""
+        return self.module.lock
+
+    def pin_flags(self) -> PinFlags:
+        """``(final_try, count_low)`` read from the token now (one C_GetTokenInfo), for
+        the error about a refused PIN; ``(None, None)`` when the token cannot say."""
         flags = self._current_flags()
         if flags is None:
             return None, None
@@ -275,11 +300,18 @@ class TokenSession:
             rv = self.module.functions.login(self._handle, _ckapi.CKU_USER, pin_bytes)
         if rv not in (CKR_OK, CKR_USER_ALREADY_LOGGED_IN):
             raise translate(
-                rv, operation="login", token=self.info.label, pin_flags=self._pin_flags
+                rv, operation="login", token=self.info.label, pin_flags=self.pin_flags
             )
         self._pin = pin if isinstance(pin, str) else None
 
-    def _context_pin(self) -> str:
+    def context_pin(self) -> str:
+        """The PIN :meth:`login` was given, for the context-specific login a
+        ``CKA_ALWAYS_AUTHENTICATE`` key needs before every signature.
+
+        Raises:
+            LoginRequiredError: the session was not logged in with a PIN (no login,
+                or a login on the PIN pad).
+        """
         if self._pin is None:
             raise LoginRequiredError(
                 f"the key on token {self.info.label!r} needs the PIN for every signature "
@@ -479,6 +511,59 @@ class TokenSession:
             label=entry.key.label,
             always_authenticate=entry.key.always_authenticate,
         )
+
+    # -- re-insertion ----------------------------------------------------------------
+
+    def reopen_key(self, key: TokenKey, pin: str | _ProtectedAuth | None = None) -> TokenKey:
+        """``key``, one of this session's, again in a fresh session on the same token.
+
+        What :meth:`drivers.keys.TokenKey.reopen` does (see there for the arguments
+        and errors): this session is closed first, a new one is opened on the token
+        with the same label and serial, the same certificate is looked up, and the
+        user is logged in again with exactly one ``C_Login`` (none if the token is
+        still logged in through another session). ``pin`` None reuses the PIN this
+        session kept, which the token accepted; the kept PIN is forgotten once the new
+        session works, or at once if the token refuses it.
+
+        Raises:
+            ValueError: ``key`` belongs to another session.
+        """
+        if key.session is not self:
+            raise ValueError("reopen_key() takes a key of this session")
+        # Closed first: its handle may be handed out again (see _release). The PIN it
+        # kept stays with it until this succeeds, for another attempt.
+        self._release()
+        info = self.module.find_token(label=self.info.label, serial=self.info.serial)
+        session = self.module.open(token=info)
+        try:
+            entry = next((c for c in session.certificates()
+                          if c.certificate == key.certificate), None)
+            if entry is None:
+                raise KeyNotFoundError(
+                    f"certificate {key.certificate.subject.rfc4514_string()} on the "
+                    "re-inserted token", token=info.label)
+            if info.flags.login_required:
+                given = pin if pin is not None else self._pin
+                if given is None and info.flags.protected_auth_path:
+                    given = PROTECTED_AUTH
+                if given is None:
+                    raise LoginRequiredError(
+                        f"token {info.label!r} is back but needs the PIN again",
+                        token=info.label)
+                try:
+                    session.login(given)
+                except PinIncorrectError:
+                    if pin is None:
+                        # The kept PIN is refused now (changed meanwhile?): forget it,
+                        # so nothing can ever try it again.
+                        self._pin = None
+                    raise
+            fresh = session.key(entry.id)
+        except BaseException:
+            session.close()
+            raise
+        self.close()  # forgets the kept PIN: the new session keeps its own
+        return fresh
 
 
 def _issuer_chain(

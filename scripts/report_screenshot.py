@@ -9,7 +9,7 @@ organisation's signature (B-T); an appendix with the organisation's signature; o
 signed with a revoked certificate; one whose signed bytes were changed afterwards; one
 with a rectangle drawn on its page in an incremental update after signing; one
 unsigned; and one that is not a PDF. Each is verified with ``signsvc.verify_pdf``
-against the test roots, the report is written with ``signsvc.reports.write_report``
+against the test roots, the report is written with ``signsvc.verify.reports.write_report``
 (HTML, JSON and CSV), and headless Chromium takes the screenshot, palette-quantised
 to stay small.
 
@@ -39,8 +39,8 @@ from cryptography import x509  # noqa: E402
 from certs_test.services import PortInUseError, TestServices  # noqa: E402
 from drivers import Pkcs12Key  # noqa: E402
 from signsvc import TrustStore, sign_pdf  # noqa: E402
-from signsvc.reports import write_report  # noqa: E402
-from signsvc.verdicts import DocumentResult  # noqa: E402
+from signsvc.verify.reports import write_report  # noqa: E402
+from signsvc.verify.results import DocumentResult  # noqa: E402
 
 PKI = ROOT / "certs_test"
 SAMPLES = ROOT / "samples"
@@ -166,7 +166,7 @@ def main() -> None:
                         help="viewport height (px); the empty bottom is cropped")
     args = parser.parse_args()
 
-    from signsvc.verify import verify_pdf
+    from signsvc.verify.pdf import verify_pdf
 
     with ExitStack() as stack:
         if args.keep:

@@ -3,43 +3,86 @@
 Example::
 
     >>> import signsvc
-    >>> report = signsvc.inventory()  # modules -> tokens -> certificates  # doctest: +SKIP
-    >>> print(report.to_json())  # doctest: +SKIP
+    >>> with signsvc.open_token_key(label="Nguyễn Văn A", pin=ask_pin) as key:  # doctest: +SKIP
+    ...     signsvc.sign_pdf("quyet-dinh.pdf", "quyet-dinh-da-ky.pdf", key, level="B-T",
+    ...                      tsa_url="http://tsa.example.vn")
+    >>> store = signsvc.TrustStore.vn()  # doctest: +SKIP
+    >>> signsvc.verify_pdf("quyet-dinh-da-ky.pdf", trust=store).passed  # doctest: +SKIP
+    True
 
-The token layer lives in :mod:`drivers`; signsvc builds on it and never imports click.
-Imports are kept light: listing tokens must not load pyHanko.
+The rooms: :mod:`signsvc.sign` (signing, batches, audit journal),
+:mod:`signsvc.appearance` (Decree 30/2020 appearances), :mod:`signsvc.pki` (chains,
+revocation, trust), :mod:`signsvc.verify` (PDF verdicts, batches, reports),
+:mod:`signsvc.tokens` (listing tokens, opening a key); the token layer itself is
+:mod:`drivers`. Every name below is importable from ``signsvc`` directly, but is loaded
+only when first used, so ``import signsvc`` (and the command line) starts fast.
 """
 
-from signsvc.algorithms import ValidationPolicy
-from signsvc.appearance import AppearanceOptions, Profile
-from signsvc.audit import AuditJournal
-from signsvc.batch import sign_batch, sign_iter
-from signsvc.chain import ChainResult, ValidationCache, validate_chain
-from signsvc.errors import (
-    AppearanceError,
-    BadInputError,
-    OutputError,
-    PinSourceError,
-    SigningError,
-    SignsvcError,
-    TrustError,
-    ValidationSetupError,
-)
-from signsvc.hotplug import ReconnectingKey, TokenEvent
-from signsvc.reports import REPORT_FORMATS, report_format, write_report
-from signsvc.signing import Level, SignOptions, SignResult, sign_pdf
-from signsvc.tokens import (
-    Inventory,
-    ModuleReport,
-    TestSignResult,
-    TokenReport,
-    inventory,
-    test_sign,
-)
-from signsvc.trust import TrustStore
-from signsvc.verdicts import DocumentResult, SignatureResult
-from signsvc.verify import verify_pdf
-from signsvc.verify_batch import VerifyStore, collect_pdfs, verify_batch, verify_iter
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from signsvc import _version
+
+if TYPE_CHECKING:
+    from drivers import KeySigner, Pkcs12Key, TokenKey
+    from signsvc._inputs import collect_inputs, collect_pdfs
+    from signsvc.appearance import AppearanceOptions, Profile
+    from signsvc.errors import (
+        AppearanceError,
+        BadInputError,
+        OutputError,
+        PinSourceError,
+        SigningError,
+        SignsvcError,
+        TrustError,
+        ValidationSetupError,
+    )
+    from signsvc.pki import (
+        ChainResult,
+        Indication,
+        RevocationFetcher,
+        RevocationMode,
+        SubIndication,
+        TrustAnchor,
+        TrustStore,
+        ValidationCache,
+        ValidationPolicy,
+        validate_chain,
+    )
+    from signsvc.sign import (
+        AuditJournal,
+        Level,
+        ReconnectingKey,
+        SignOptions,
+        SignResult,
+        SignStatus,
+        TokenEvent,
+        sign_batch,
+        sign_iter,
+        sign_pdf,
+    )
+    from signsvc.tokens import (
+        Inventory,
+        ModuleReport,
+        TestSignResult,
+        TokenReport,
+        inventory,
+        open_token_key,
+        test_sign,
+    )
+    from signsvc.verify import (
+        REPORT_FORMATS,
+        DocumentResult,
+        SignatureResult,
+        VerifyStore,
+        report_format,
+        verify_batch,
+        verify_iter,
+        verify_pdf,
+        write_report,
+    )
 
 __all__ = [
     "REPORT_FORMATS",
@@ -49,29 +92,40 @@ __all__ = [
     "BadInputError",
     "ChainResult",
     "DocumentResult",
+    "Indication",
     "Inventory",
+    "KeySigner",
     "Level",
     "ModuleReport",
     "OutputError",
     "PinSourceError",
+    "Pkcs12Key",
     "Profile",
     "ReconnectingKey",
+    "RevocationFetcher",
+    "RevocationMode",
     "SignOptions",
     "SignResult",
+    "SignStatus",
     "SignatureResult",
     "SigningError",
     "SignsvcError",
+    "SubIndication",
     "TestSignResult",
     "TokenEvent",
+    "TokenKey",
     "TokenReport",
+    "TrustAnchor",
     "TrustError",
     "TrustStore",
     "ValidationCache",
     "ValidationPolicy",
     "ValidationSetupError",
     "VerifyStore",
+    "collect_inputs",
     "collect_pdfs",
     "inventory",
+    "open_token_key",
     "report_format",
     "sign_batch",
     "sign_iter",
@@ -84,4 +138,41 @@ __all__ = [
     "write_report",
 ]
 
-__version__ = "0.1.0"
+__version__ = _version.__version__
+
+_HOME = {
+    "drivers": ("KeySigner", "Pkcs12Key", "TokenKey"),
+    "signsvc._inputs": ("collect_inputs", "collect_pdfs"),
+    "signsvc.appearance": ("AppearanceOptions", "Profile"),
+    "signsvc.errors": ("AppearanceError", "BadInputError", "OutputError", "PinSourceError",
+                       "SigningError", "SignsvcError", "TrustError", "ValidationSetupError"),
+    "signsvc.pki": ("ChainResult", "Indication", "RevocationFetcher", "RevocationMode",
+                    "SubIndication", "TrustAnchor", "TrustStore", "ValidationCache",
+                    "ValidationPolicy", "validate_chain"),
+    "signsvc.sign": ("AuditJournal", "Level", "ReconnectingKey", "SignOptions", "SignResult",
+                     "SignStatus", "TokenEvent", "sign_batch", "sign_iter", "sign_pdf"),
+    "signsvc.tokens": ("Inventory", "ModuleReport", "TestSignResult", "TokenReport",
+                       "inventory", "open_token_key", "test_sign"),
+    "signsvc.verify": ("REPORT_FORMATS", "DocumentResult", "SignatureResult", "VerifyStore",
+                       "report_format", "verify_batch", "verify_iter", "verify_pdf",
+                       "write_report"),
+}
+"""Where each public name is defined (PEP 562 lazy attributes: nothing is imported
+before it is used). A test checks this against ``__all__``."""
+_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
+_SUBPACKAGES = frozenset({"appearance", "errors", "pki", "sign", "tokens", "verify"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"signsvc.{name}")
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'signsvc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,50 +1,69 @@
-"""A minimal DER reader for the few fields cryptography does not expose.
+"""The one DER reader (ITU-T X.690 §8, §10): tag, length, content, nothing more.
 
-Used for: the raw subjectPublicKey of a certificate (OCSP issuerKeyHash, RFC 6960 §4.1.1)
-and the policyMappings extension (RFC 5280 §4.2.1.5), which cryptography leaves
-unparsed. Bounded: it reads definite lengths only, never
-recurses, and rejects lengths past the end of the input.
+Used for the fields cryptography does not expose (the raw subjectPublicKey of a
+certificate for OCSP's issuerKeyHash, RFC 6960 §4.1.1; the policyMappings extension,
+RFC 5280 §4.2.1.5) and for walking a CMS SignedData (:mod:`signsvc.verify._cmsparts`),
+where a generic parse costs more than the signature check. Bounded: it never
+recurses, reads lengths of at most four octets, and rejects lengths past the end.
+What is valid BER but not DER (indefinite lengths) or uses multi-byte tags raises
+:class:`NotDerError`, so a caller can hand those bytes to asn1crypto instead.
 """
 
 from __future__ import annotations
 
-__all__ = ["DerError", "children", "policy_mappings", "read_tlv", "subject_public_key_bits"]
+__all__ = ["DerError", "NotDerError", "children", "elements", "policy_mappings", "read_tlv",
+           "subject_public_key_bits"]
 
 
 class DerError(ValueError):
     """The bytes are not the DER structure expected."""
 
 
-def read_tlv(data: bytes, offset: int = 0) -> tuple[int, int, int]:
-    """Read one TLV at ``offset``: returns (tag byte, content start, content end)."""
-    if offset + 2 > len(data):
+class NotDerError(DerError):
+    """Valid ASN.1 this reader leaves to a full parser: an indefinite length or a
+    constructed string (BER, which some old signers emit), or a multi-byte tag."""
+
+
+def read_tlv(data: bytes, offset: int = 0, end: int | None = None) -> tuple[int, int, int]:
+    """Read one TLV at ``offset`` (within ``data[:end]``): returns (tag byte, content
+    start, content end)."""
+    limit = len(data) if end is None else end
+    if offset + 2 > limit:
         raise DerError("truncated TLV")
     tag = data[offset]
     if tag & 0x1F == 0x1F:
-        raise DerError("multi-byte tags are not used in these structures")
+        raise NotDerError("multi-byte tag")
     length = data[offset + 1]
     pos = offset + 2
     if length & 0x80:
         count = length & 0x7F
-        if count == 0 or count > 4 or pos + count > len(data):
+        if count == 0:
+            raise NotDerError("indefinite length (BER)")
+        if count > 4 or pos + count > limit:
             raise DerError("unsupported or truncated length")
         length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
-    end = pos + length
-    if end > len(data):
+    stop = pos + length
+    if stop > limit:
         raise DerError("length runs past the end of the data")
-    return tag, pos, end
+    return tag, pos, stop
 
 
-def children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    """The TLVs directly inside ``data[start:end]``."""
+def elements(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(tag, element start, content start, content end) of each TLV directly inside
+    ``data[start:end]``."""
     out = []
     pos = start
     while pos < end:
-        tag, cstart, cend = read_tlv(data, pos)
-        out.append((tag, cstart, cend))
+        tag, cstart, cend = read_tlv(data, pos, end)
+        out.append((tag, pos, cstart, cend))
         pos = cend
     return out
+
+
+def children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    """(tag, content start, content end) of each TLV directly inside ``data[start:end]``."""
+    return [(tag, cstart, cend) for tag, _, cstart, cend in elements(data, start, end)]
 
 
 def subject_public_key_bits(tbs: bytes) -> bytes:

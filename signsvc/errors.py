@@ -7,6 +7,7 @@ and ``SignsvcError`` for everything signsvc itself decides.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __all__ = [
@@ -33,7 +34,7 @@ class BadInputError(SignsvcError):
         reason: what is wrong with it, in words for the user.
     """
 
-    def __init__(self, reason: str, *, path: Path | str | None = None) -> None:
+    def __init__(self, reason: str, *, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self.reason = reason
         super().__init__(f"{self.path}: {reason}" if self.path else reason)
@@ -52,7 +53,7 @@ class SigningError(SignsvcError):
         reason: what went wrong, in words for the user.
     """
 
-    def __init__(self, reason: str, *, path: Path | str | None = None) -> None:
+    def __init__(self, reason: str, *, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self.reason = reason
         super().__init__(f"{self.path}: {reason}" if self.path else reason)
@@ -76,7 +77,7 @@ class ValidationSetupError(SignsvcError):
     """Chain validation could not run: an option or an input object is unusable.
 
     A *verdict* (revoked, expired, no path) is never raised; it is a
-    :class:`signsvc.chain.ChainResult`. This error means the question itself was malformed.
+    :class:`signsvc.pki.chain.ChainResult`. This error means the question itself was malformed.
 
     Attributes:
         argument: the keyword argument at fault (``"at"``, ``"revocation"``...).
@@ -102,7 +103,7 @@ class TrustError(SignsvcError):
         self,
         reason: str,
         *,
-        path: Path | str | None = None,
+        path: str | os.PathLike[str] | None = None,
         fingerprint: str | None = None,
     ) -> None:
         self.reason = reason
@@ -126,7 +127,7 @@ class AppearanceError(SignsvcError):
         self,
         reason: str,
         *,
-        path: Path | str | None = None,
+        path: str | os.PathLike[str] | None = None,
         characters: tuple[str, ...] = (),
     ) -> None:
         self.reason = reason

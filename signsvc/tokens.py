@@ -41,7 +41,7 @@ from drivers import (
     TokenError,
     TokenInfo,
 )
-from drivers.module import selection_text
+from drivers.module import NAMED_SOURCES, selection_text
 
 __all__ = [
     "Inventory",
@@ -102,6 +102,12 @@ class ModuleReport:
     """Why it could not be loaded or enumerated."""
     error_exception: TokenError | None = field(default=None, repr=False, compare=False)
     """The error itself, for callers choosing an exit code."""
+
+    @property
+    def named(self) -> bool:
+        """The user named this module (``--module``, ``SIGNSVC_PKCS11_MODULE``, the
+        config file): its failure is an error, not a module to skip."""
+        return self.candidate.source in NAMED_SOURCES
 
 
 @dataclass(frozen=True)
@@ -260,12 +266,11 @@ def inventory(
             with ``pin`` was refused.
     """
     reports = []
-    for candidate in drivers.discover_modules(modules):
-        try:
-            module = drivers.load_module(candidate.path)
-        except TokenError as exc:
-            reports.append(ModuleReport(candidate, candidate.vendor, error=str(exc),
-                                        error_exception=exc))
+    for loaded in drivers.load_discovered(modules):
+        candidate, module = loaded.candidate, loaded.module
+        if module is None:
+            reports.append(ModuleReport(candidate, candidate.vendor, error=str(loaded.error),
+                                        error_exception=loaded.error))
             continue
         try:
             infos = module.tokens()
@@ -295,6 +300,11 @@ class TestSignResult:
     """True when the certificate's public key verifies the signature."""
     error: str | None = None
     """Why verification failed."""
+
+    @property
+    def passed(self) -> bool:
+        """The bottom line (the same name on every result type): :attr:`verified`."""
+        return self.verified
 
 
 def test_sign(key: KeySigner, *, hash_algorithm: str = "sha256") -> TestSignResult:
@@ -328,21 +338,22 @@ def find_token(
 ) -> tuple[drivers.Pkcs11Module, TokenInfo]:
     """The one token matching ``label``/``serial`` across the modules.
 
-    Modules named explicitly must load; discovered ones that fail are skipped (a
-    broken vendor module must not hide the official's token).
+    Modules the user named (``--module``, the environment, the config file) must
+    load; discovered ones that fail are skipped (a broken vendor module must not hide
+    the official's token).
 
     Raises:
-        ModuleLoadError: an explicit module failed to load.
+        ModuleLoadError: a module the user named failed to load.
         TokenNotFoundError / AmbiguousSelectionError: zero or several tokens match.
     """
     matches: list[tuple[drivers.Pkcs11Module, TokenInfo]] = []
     present: list[str] = []
-    for candidate in drivers.discover_modules(modules):
+    for loaded in drivers.load_discovered(modules):
         try:
-            module = drivers.load_module(candidate.path)
+            module = loaded.module_or_raise()
             infos = module.tokens()
         except TokenError:
-            if candidate.source == "explicit":
+            if loaded.explicit:
                 raise
             continue
         present += [i.label for i in infos]

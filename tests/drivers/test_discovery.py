@@ -20,7 +20,8 @@ from drivers.discovery import (
     vendor_for,
     vendor_profiles,
 )
-from tests.conftest import need
+from drivers.errors import ConfigFileError, TokenError
+from tests.support.tools import need, skip_or_fail
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
 SYSTEM_REGISTRY = Path("/usr/share/p11-kit/modules")
@@ -123,6 +124,22 @@ def test_config_file_named_by_signsvc_config(
     )
     # Configured paths are kept even when missing, so loading can say why.
     assert found == [ModuleCandidate(missing, "config", "FPT-CA")]
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('[pkcs11]\nmodules = ["/usr/lib/x.so"\n', "not valid TOML"),
+    ('[pkcs11]\nmodules = "/usr/lib/x.so"\n', "must be a list of paths"),
+    ("pkcs11 = 3\n", "must be a list of paths"),
+])
+def test_a_broken_config_file_is_a_config_file_error(tmp_path: Path, text: str,
+                                                      words: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigFileError) as raised:
+        discover_modules(environ={"SIGNSVC_CONFIG": str(config)}, registry_dirs=[])
+    assert raised.value.path == config
+    assert words in raised.value.reason
+    assert isinstance(raised.value, TokenError)  # exit 3, like a module that fails
 
 
 def test_missing_config_file_falls_through_to_registry(
@@ -279,10 +296,7 @@ def _need_registered(name: str) -> None:
     """Skip when the system package did not register ``name``; fail in CI (like need)."""
     if (SYSTEM_REGISTRY / name).is_file():
         return
-    message = f"{SYSTEM_REGISTRY / name} missing (Debian's softhsm2 and p11-kit install it)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail(f"{SYSTEM_REGISTRY / name} missing (Debian's softhsm2 and p11-kit install it)")
 
 
 def test_system_registry_finds_softhsm(tmp_path: Path) -> None:

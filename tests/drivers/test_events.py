@@ -3,7 +3,7 @@
 SoftHSM never loses a token and has no slot events (``C_WaitForSlotEvent`` with
 CKF_DONT_BLOCK answers CKR_NO_EVENT forever), so here the watch must stay silent and a
 "removal" is what it does to sessions: ``C_CloseAllSessions`` on the slot, which also
-logs the token out. Real insertion and removal: tests/test_token_faults.py (virtual
+logs the token out. Real insertion and removal: tests/sign/test_token_faults.py (virtual
 PIV card on pcscd).
 """
 
@@ -26,7 +26,7 @@ from drivers import (
     TokenRemovedError,
 )
 from drivers._translate import CKR_NO_EVENT
-from tests.conftest import ALWAYS_AUTH, ANH, ORG
+from tests.support.tokens import ALWAYS_AUTH, ANH, ORG
 
 
 def close_all_sessions(key: TokenKey) -> None:
@@ -156,3 +156,33 @@ def test_reopened_always_authenticate_key_logs_in_per_signature(hsm: SoftHSM,
             assert verifies(fresh, fresh.sign(data), data)
     finally:
         fresh.session.close()
+
+
+def test_reopen_key_takes_only_a_key_of_that_session(hsm: SoftHSM, pin: str) -> None:
+    key = logged_in_key(hsm, pin)
+    other = logged_in_key(hsm, pin, label=ORG, cert_id="05")
+    try:
+        with pytest.raises(ValueError):
+            other.session.reopen_key(key, pin)
+        # Refused before anything was touched: both sessions still work.
+        assert verifies(key, key.sign(b"still"), b"still")
+        assert other.sign(b"still")
+    finally:
+        key.session.close()
+        other.session.close()
+
+
+def test_session_methods_a_key_uses(hsm: SoftHSM, pin: str) -> None:
+    key = logged_in_key(hsm, pin)
+    session = key.session
+    try:
+        assert isinstance(session, drivers.TokenSession)
+        assert session.lock is session.module.lock
+        assert session.context_pin() == pin
+        final_try, count_low = session.pin_flags()  # read from the token now
+        assert final_try is None  # SoftHSM never sets FINAL_TRY: "unknown"
+        assert isinstance(count_low, bool)
+    finally:
+        session.close()
+    with pytest.raises(LoginRequiredError, match="CKA_ALWAYS_AUTHENTICATE"):
+        session.context_pin()  # the PIN is forgotten when the session closes

@@ -23,7 +23,7 @@ from drivers import (
     TokenNotFoundError,
     load_module,
 )
-from tests.conftest import ANH, ORG, TOKENS, TWIN_LABEL, VIETTEL
+from tests.support.tokens import ANH, ORG, TOKENS, TWIN_LABEL, VIETTEL
 
 
 def _libz() -> Path:

@@ -14,7 +14,8 @@ from pkcs11.mechanisms import Mechanism
 import drivers
 from certs_test.softhsm import SoftHSM
 from drivers import TokenSession
-from tests.conftest import ALWAYS_AUTH, ANH, PKI, VIETTEL
+from tests.support.paths import PKI
+from tests.support.tokens import ALWAYS_AUTH, ANH, VIETTEL
 
 
 def _cert(name: str) -> x509.Certificate:

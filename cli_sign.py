@@ -1,0 +1,284 @@
+"""``signsvc sign`` and ``signsvc audit``: batch PDF signing with one PIN, and the
+journal of every attempt.
+
+Example::
+
+    signsvc sign quyet-dinh/ --out da-ky/ --token "Nguyễn Văn A" --level B-T \\
+        --tsa http://127.0.0.1:18480/tsa --profile personal --signature-image chu-ky.png
+    signsvc audit --since 2026-12-01
+
+Exit codes as for every command (:class:`cli_common.ExitCode`): 0 every document signed
+(or skipped with --resume), 1 some failed, 2 usage or bad input, 3 a token error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import click
+
+from cli_common import (
+    ExitCode,
+    LocalTime,
+    check_pin_options,
+    env_value,
+    hex_id,
+    jobs_option,
+    json_option,
+    pin_options,
+    pin_source,
+    read_certificates,
+    read_secret,
+    trust_option,
+    verbose_option,
+)
+from signsvc.appearance.profiles import COPY_FORMS
+
+if TYPE_CHECKING:
+    import drivers
+    from signsvc.sign.pdf import SignKeywords
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (created if missing); outputs keep the input names.")
+@click.option("--suffix", help="Write NAME<SUFFIX>.pdf beside each input instead.")
+@click.option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
+              help="PKCS#11 module to use (repeatable). Default: discover them.")
+@click.option("--token", "label", help="Token label (exact, with diacritics).")
+@click.option("--serial", help="Token serial number.")
+@click.option("--cert-id", help="CKA_ID (hex) of the signing certificate.")
+@click.option("--pkcs12", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Sign with a PKCS#12 file instead of a token.")
+@click.option("--chain", "chain_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="PEM/DER intermediates to embed when the token lacks them (repeatable).")
+@trust_option("Root certificates for collecting revocation data (B-LT, B-LTA): files "
+              "or folders (repeatable).")
+@pin_options
+@click.option("--level", default="B-B", show_default=True,
+              type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), help="PAdES baseline level.")
+@click.option("--tsa", "tsa_url", metavar="URL", help="RFC 3161 time-stamping authority.")
+@click.option("--tsa-user", help="HTTP basic-auth user for the TSA.")
+@click.option("--tsa-password-env", metavar="VAR", help="TSA password from this variable.")
+@click.option("--reason", help='Reason shown in the signature, e.g. "Phê duyệt".')
+@click.option("--location", help='Location shown in the signature, e.g. "Cần Thơ".')
+@click.option("--field", help="Signature field to fill or create (default SignatureN).")
+@click.option("--hash", "hash_algorithm", default="sha256", show_default=True,
+              type=click.Choice(["sha256", "sha384", "sha512"]), help="Digest algorithm.")
+@jobs_option("Documents prepared in parallel while the token signs.", default=2,
+             maximum=64)
+@click.option("--executor", type=click.Choice(["thread", "process"]),
+              help="Kind of parallel workers (default: processes where fork exists).")
+@click.option("--resume", is_flag=True, help="Skip documents already signed (by hash).")
+@click.option("--wait-token", "wait_token", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="If the token is pulled out, wait this long for the same token (same "
+                   "serial) to be inserted again, log in again and go on. 0 stops at once "
+                   "(finish later with --resume). Default: 120 when standard input and "
+                   "error are a terminal (someone is there to insert it), else 0.")
+@click.option("--keep-pin", is_flag=True,
+              help="Keep the PIN in memory for this batch and log in with it again after "
+                   "a re-insertion, instead of asking for it again.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--pdf-password-env", metavar="VAR",
+              help="User password of encrypted PDFs, from this variable.")
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+              help="Audit journal (SQLite). Default: $SIGNSVC_AUDIT_DB or "
+                   "~/.local/share/signsvc/audit.sqlite3.")
+@click.option("--profile", default="invisible", show_default=True,
+              type=click.Choice(["invisible", "personal", "organisation", "attachment",
+                                 "appendix", "copy"]),
+              help="Decree 30/2020 App. I appearance.")
+@click.option("--signature-image", type=click.Path(dir_okay=False, path_type=Path),
+              help="personal: handwritten signature PNG (blue, transparent).")
+@click.option("--anchor", help="personal: the printed name (image goes above it) or a "
+                               "placeholder like [[KY_SO]] (image goes on it).")
+@click.option("--page", type=int, help="Page for --box (1-based; -1 = last).")
+@click.option("--box", metavar="X,Y,W,H", help="Signature box in mm from the top-left.")
+@click.option("--appearance-text", is_flag=True,
+              help="personal: small text (signer, organisation, time) under the image.")
+@click.option("--seal-image", type=click.Path(dir_okay=False, path_type=Path),
+              help="organisation: the red seal PNG (transparent).")
+@click.option("--seal-size", type=float, metavar="MM", help="organisation: seal diameter.")
+@click.option("--org-name", help="organisation/copy: the organisation's name.")
+@click.option("--doc-number", help='issuance/attachment: e.g. "Số: 123/QĐ-UBND".')
+@click.option("--doc-date", help='issuance: e.g. "Cần Thơ, ngày 12 tháng 3 năm 2014".')
+@click.option("--number-anchor", help="issuance: placeholder where the number goes.")
+@click.option("--date-anchor", help="issuance: placeholder where the date line goes.")
+@click.option("--number-box", metavar="X,Y,W,H",
+              help="issuance: or a box for the number (mm, top-left of the seal's page).")
+@click.option("--date-box", metavar="X,Y,W,H",
+              help="issuance: or a box for the date line (mm, top-left of the seal's page).")
+@click.option("--copy-form", type=click.Choice(COPY_FORMS),
+              help="copy: the copy form.")
+@click.option("--font", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TrueType font for text (default Liberation Serif).")
+@click.option("--force-organisation", is_flag=True,
+              help="organisation: sign even without a personal signature.")
+@json_option("One JSON object per document.")
+@verbose_option
+def sign(
+    inputs: tuple[Path, ...], out_dir: Path | None, suffix: str | None,
+    modules: tuple[str, ...], label: str | None, serial: str | None, cert_id: str | None,
+    pkcs12: Path | None, chain_files: tuple[Path, ...], trust_paths: tuple[Path, ...],
+    pin_env: str | None, pin_stdin: bool, level: str, tsa_url: str | None,
+    tsa_user: str | None, tsa_password_env: str | None, reason: str | None,
+    location: str | None, field: str | None, hash_algorithm: str, jobs: int,
+    executor: str | None, resume: bool, wait_token: float | None, keep_pin: bool,
+    overwrite: bool, pdf_password_env: str | None,
+    journal: Path | None, profile: str, signature_image: Path | None, anchor: str | None,
+    page: int | None, box: str | None, appearance_text: bool, seal_image: Path | None,
+    seal_size: float | None, org_name: str | None, doc_number: str | None,
+    doc_date: str | None, number_anchor: str | None, date_anchor: str | None,
+    number_box: str | None, date_box: str | None, copy_form: str | None,
+    font: Path | None, force_organisation: bool, as_json: bool,
+) -> None:
+    """Sign PDF decisions with one PIN entry: PAdES B-B to B-LTA through pyHanko.
+
+    INPUTS are PDF files or folders (every *.pdf under them, sub-folders included; with
+    --out the sub-folders are mirrored there, and the --out folder itself is never
+    searched). Inputs are never modified; outputs
+    are written atomically. Exit 0 when every document is signed (or skipped with
+    --resume), 1 when some failed, 2 on usage or bad input, 3 on a token error.
+
+    A wrong PIN is tried once and never again (the message says when the next wrong
+    PIN locks the token); a locked token stops everything. If the token is pulled out,
+    the document being signed is not written, and the batch waits (--wait-token) for
+    that token to be inserted again, asks for the PIN again (unless --keep-pin; with
+    --pin-env the variable is read again, with --pin-stdin the next line), retries
+    that document once and goes on; with --json the wait is reported as
+    {"event": "token-removed"|"token-inserted"|"token-timeout", "token", "serial",
+    "waiting_seconds", "document", "error"} lines among the results.
+    """
+    import signsvc.tokens
+    from drivers import TokenError
+    from signsvc._inputs import collect_inputs
+    from signsvc.appearance.profiles import AppearanceOptions, Profile
+    from signsvc.sign.batch import sign_iter
+    from signsvc.sign.journal import AuditJournal
+    from signsvc.sign.results import Level, SignStatus
+
+    if (out_dir is None) == (suffix is None):
+        raise click.UsageError("give exactly one of --out DIR and --suffix SUFFIX")
+    check_pin_options(pin_env, pin_stdin)
+    if pkcs12 and (modules or label or serial or cert_id):
+        raise click.UsageError("--pkcs12 signs without a token: drop the token options")
+    if Level(level).needs_tsa and not tsa_url:
+        raise click.UsageError(f"--level {level} needs --tsa URL")
+    tsa_auth = None
+    if tsa_user is not None:
+        tsa_auth = (tsa_user, env_value("--tsa-password-env", tsa_password_env) or "")
+    documents = collect_inputs(inputs, exclude=[out_dir] if out_dir is not None else [])
+    if not documents:
+        raise click.UsageError("no PDF found in the given inputs")
+    options: SignKeywords = dict(
+        level=Level(level), tsa_url=tsa_url, tsa_auth=tsa_auth, reason=reason,
+        location=location, field=field, hash_algorithm=hash_algorithm,
+        chain=read_certificates(chain_files), trust=read_certificates(trust_paths),
+        password=env_value("--pdf-password-env", pdf_password_env), overwrite=overwrite,
+        appearance=AppearanceOptions(
+            profile=Profile(profile), signature_image=signature_image, anchor=anchor,
+            page=page, box_mm=_box(box, "--box"), show_text=appearance_text, seal_image=seal_image,
+            seal_size_mm=seal_size, org_name=org_name, doc_number=doc_number,
+            doc_date=doc_date, number_anchor=number_anchor, date_anchor=date_anchor,
+            number_box_mm=_box(number_box, "--number-box"),
+            date_box_mm=_box(date_box, "--date-box"), copy_form=copy_form, font=font,
+            force=force_organisation))
+
+    if wait_token is None:
+        wait_token = 120.0 if sys.stdin.isatty() and sys.stderr.isatty() else 0.0
+    pins = pin_source(pin_env, pin_stdin)
+    with contextlib.ExitStack() as stack:
+        if pkcs12 is not None:
+            from drivers import Pkcs12Key
+
+            key: drivers.KeySigner = Pkcs12Key.load(
+                pkcs12, read_secret(pin_env, pin_stdin, f"Password for {pkcs12.name}"))
+        else:
+            key_id = hex_id(cert_id)
+            key = stack.enter_context(signsvc.tokens.open_token_key(
+                modules, label=label, serial=serial, cert_id=key_id, pin=pins))
+        audit = stack.enter_context(AuditJournal.open(journal))
+        results = sign_iter(documents, out_dir, key, suffix=suffix, jobs=jobs,
+                            executor=_executor(executor),
+                            resume=resume, journal=audit,
+                            token_timeout=wait_token, pin=pins, keep_pin=keep_pin,
+                            # Where to insert the token, how long it waits (JSON: stdout).
+                            on_token_event=lambda event: click.echo(
+                                json.dumps(event.to_json(), ensure_ascii=False) if as_json
+                                else f"signsvc: {event.text()}", err=not as_json),
+                            **options)
+        counts = dict.fromkeys(SignStatus, 0)
+        token_failed = False
+        bar = None
+        if sys.stderr.isatty():
+            bar = stack.enter_context(click.progressbar(
+                length=len(documents), label="Signing", file=sys.stderr))
+        for result in results:
+            counts[result.status] += 1
+            token_failed |= isinstance(result.exception, TokenError)
+            if bar is not None:
+                bar.update(1)
+            if as_json:
+                click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+            elif result.status is SignStatus.FAILED:
+                click.echo(f"FAILED   {result.input}: {result.error}")
+            else:
+                click.echo(f"{result.status:<8} {result.input} -> {result.output}")
+    click.echo(f"{counts[SignStatus.SIGNED]} signed, {counts[SignStatus.SKIPPED]} skipped, "
+               f"{counts[SignStatus.FAILED]} failed; journal {audit.path}", err=True)
+    if token_failed:
+        sys.exit(ExitCode.TOKEN)
+    sys.exit(ExitCode.CHECK_FAILED if counts[SignStatus.FAILED] else ExitCode.OK)
+
+
+def _box(value: str | None, option: str) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        x, y, w, h = (float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not X,Y,W,H in millimetres",
+                                 param_hint=option) from None
+    return x, y, w, h
+
+
+def _executor(choice: str | None) -> Literal["thread", "process"]:
+    from signsvc.sign.batch import DEFAULT_EXECUTOR
+
+    if choice is None:
+        return DEFAULT_EXECUTOR
+    return "process" if choice == "process" else "thread"
+
+
+@click.command()
+@click.option("--since", type=LocalTime(),
+              help="Only attempts at or after this ISO 8601 date/time (Vietnam time "
+                   "unless a zone is given).")
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+              help="Audit journal to read (default as for 'sign').")
+@json_option("Print a JSON array.")
+@verbose_option
+def audit(since: datetime | None, journal: Path | None, as_json: bool) -> None:
+    """Print the audit journal of signing attempts (times in Vietnam time)."""
+    from signsvc.sign.journal import default_journal_path, iter_entries
+
+    path = journal or default_journal_path()
+    entries = list(iter_entries(path, since))
+    if as_json:
+        click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2))
+        return
+    if not entries:
+        click.echo(f"No signing attempts recorded in {path}.")
+    for entry in entries:
+        when = entry.local_time.isoformat(timespec="seconds")
+        detail = entry.output_path if entry.status != "failed" else entry.error
+        click.echo(f"{when}  {entry.status:<7}  {entry.level or '-':<5}  {entry.input_path}"
+                   f"  ->  {detail}")
+        click.echo(f"    signer {entry.signer_subject} (serial {entry.signer_serial})")

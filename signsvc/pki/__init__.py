@@ -1,0 +1,70 @@
+"""Certificates: chains to a trust anchor (RFC 5280 §6), revocation (CRL, OCSP),
+algorithm policy, trust anchors, ETSI indications. Knows no PDF.
+
+Example::
+
+    >>> from signsvc.pki import TrustStore, validate_chain
+    >>> store = TrustStore.from_paths(["certs_test/gov-root-g2.crt.pem"])  # doctest: +SKIP
+    >>> validate_chain(leaf, trust=store, at=when).passed  # doctest: +SKIP
+    True
+
+Private modules: ``_x509`` (parsed certificates, the cache by DER), ``_pathbuild`` and
+``_pathcheck`` (building and checking paths), ``_nameconstraints`` (RFC 5280 §4.2.1.10),
+``_policytree`` (the valid policy tree, §6.1.2), ``_crl`` (parsed CRLs).
+"""
+
+from signsvc.pki._x509 import ValidationCache
+from signsvc.pki.algorithms import (
+    DEFAULT_POLICY,
+    HISTORICAL_POLICY,
+    AlgorithmVerdict,
+    ValidationPolicy,
+)
+from signsvc.pki.budget import WorkBudget
+from signsvc.pki.chain import ChainResult, validate_chain
+from signsvc.pki.fetch import RevocationFetcher
+from signsvc.pki.indications import Indication, SubIndication
+from signsvc.pki.revocation import (
+    REVOCATION_MODES,
+    CertificateRevocation,
+    RevocationMode,
+    load_ocsp_response,
+)
+from signsvc.pki.trust import (
+    VN_PROFILE,
+    KnownAnchor,
+    TrustAnchor,
+    TrustStore,
+    add_trust_anchor,
+    list_trust_anchors,
+    load_certificates,
+    remove_trust_anchor,
+    user_trust_dir,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "HISTORICAL_POLICY",
+    "REVOCATION_MODES",
+    "VN_PROFILE",
+    "AlgorithmVerdict",
+    "CertificateRevocation",
+    "ChainResult",
+    "Indication",
+    "KnownAnchor",
+    "RevocationFetcher",
+    "RevocationMode",
+    "SubIndication",
+    "TrustAnchor",
+    "TrustStore",
+    "ValidationCache",
+    "ValidationPolicy",
+    "WorkBudget",
+    "add_trust_anchor",
+    "list_trust_anchors",
+    "load_certificates",
+    "load_ocsp_response",
+    "remove_trust_anchor",
+    "user_trust_dir",
+    "validate_chain",
+]

@@ -1,0 +1,242 @@
+"""RFC 5280 §6.1 basic path validation of one built path (revocation aside).
+
+The path is anchor first: ``path[0]`` is the trust anchor, ``path[1..n]`` the
+certificates RFC 5280 numbers 1..n, ``path[n]`` the end entity. Failure indexes use
+the same numbering, so "intermediate certificate 1" is ``path[1]``.
+
+The trust anchor contributes its name and key only (RFC 5280 §6.1.1 (d)); its own
+validity period and extensions are not enforced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from signsvc.pki._nameconstraints import NameConstraintState
+from signsvc.pki._policytree import PolicyState
+from signsvc.pki._x509 import CertInfo, ValidationCache
+from signsvc.pki.algorithms import ValidationPolicy
+from signsvc.pki.indications import SubIndication
+
+__all__ = ["ANY_EKU", "CheckOptions", "Failure", "PathReport", "check_path", "position"]
+
+ANY_EKU = "2.5.29.37.0"
+_KU_ALIASES = {"contentCommitment": "nonRepudiation"}
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """The RFC 5280 §6.1.1 inputs and signsvc's own leaf requirements."""
+
+    at: datetime
+    policy: ValidationPolicy
+    initial_policies: frozenset[str] | None = None
+    explicit_policy: bool = False
+    inhibit_policy_mapping: bool = False
+    inhibit_any_policy: bool = False
+    extended_key_usage: frozenset[str] | None = None
+    key_usage: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a path is not acceptable."""
+
+    sub: SubIndication
+    reason: str
+    index: int | None
+    """Position in the path (anchor = 0) of the certificate at fault."""
+
+
+@dataclass
+class PathReport:
+    """Outcome of :func:`check_path`."""
+
+    failure: Failure | None
+    notes: list[str] = field(default_factory=list)
+    """Algorithm notes (weak algorithms accepted under a historical policy)."""
+
+
+def position(i: int, n: int) -> str:
+    """How messages name certificate ``i`` of a path of length ``n``."""
+    if i == n:
+        return "the end-entity certificate"
+    if i == 0:
+        return "the trust anchor"
+    return f"intermediate certificate {i}"
+
+
+def _crypto(
+    info: CertInfo, key: PublicKeyTypes, i: int, n: int, opts: CheckOptions, notes: list[str]
+) -> Failure | None:
+    hash_name = info.sig_hash.name if info.sig_hash is not None else None
+    for verdict in (
+        opts.policy.hash_verdict(hash_name, at=opts.at),
+        opts.policy.key_verdict(key, at=opts.at),
+    ):
+        if not verdict.accepted:
+            return Failure(
+                SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                f"signature on {position(i, n)} is not acceptable: {verdict.note}",
+                i,
+            )
+        if verdict.note:
+            notes.append(f"{position(i, n)} ({info.cert.subject.rfc4514_string()}): {verdict.note}")
+    return None
+
+
+def check_path(
+    path: list[CertInfo], opts: CheckOptions, cache: ValidationCache
+) -> PathReport:
+    """Run RFC 5280 §6.1.2-§6.1.5 over ``path`` (anchor first)."""
+    report = PathReport(None)
+    notes = report.notes
+    n = len(path) - 1
+    at = opts.at
+    anchor = path[0]
+    working_key = anchor.key
+    if working_key is None:
+        report.failure = Failure(
+            SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+            f"the trust anchor's key cannot be used: {anchor.key_error}",
+            0,
+        )
+        return report
+    max_path_length = n
+    names = NameConstraintState()
+    policies = PolicyState(
+        n,
+        initial_policies=opts.initial_policies,
+        explicit_policy=opts.explicit_policy,
+        inhibit_policy_mapping=opts.inhibit_policy_mapping,
+        inhibit_any_policy=opts.inhibit_any_policy,
+    )
+
+    def fail(sub: SubIndication, what: str, i: int) -> PathReport:
+        report.failure = Failure(sub, f"{position(i, n)} {what}", i)
+        return report
+
+    for i in range(1, n + 1):
+        info = path[i]
+        if info.error is not None:
+            return fail(SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, info.error, i)
+        if info.sig_error is not None:
+            return fail(SubIndication.CRYPTO_CONSTRAINTS_FAILURE, info.sig_error, i)
+        # §6.1.3 (a)(1): signature with the working public key (already checked while
+        # building the path; this is a cache hit).
+        if not cache._signature_ok(info, path[i - 1]):
+            return fail(
+                SubIndication.SIG_CRYPTO_FAILURE,
+                "has a signature that could not be verified with its issuer's key",
+                i,
+            )
+        crypto = _crypto(info, working_key, i, n, opts, notes)
+        if crypto is not None:
+            report.failure = crypto
+            return report
+        # §6.1.3 (a)(2)
+        if at < info.not_before:
+            return fail(
+                SubIndication.OUT_OF_BOUNDS_NO_POE,
+                f"is not valid until {info.not_before.isoformat()}",
+                i,
+            )
+        if at > info.not_after:
+            return fail(
+                SubIndication.OUT_OF_BOUNDS_NO_POE, f"expired {info.not_after.isoformat()}", i
+            )
+        # §6.1.3 (b)-(c): self-issued intermediates are exempt.
+        if not names.empty and (i == n or not info.self_issued):
+            problem = names.check(info)
+            if problem is not None:
+                why = f"breaks name constraints: {problem}"
+                return fail(SubIndication.CHAIN_CONSTRAINTS_FAILURE, why, i)
+        # §6.1.3 (d)-(f)
+        problem = policies.process(info, i)
+        if problem is not None:
+            return fail(SubIndication.CHAIN_CONSTRAINTS_FAILURE, f"has {problem}", i)
+        if info.unsupported_critical:
+            return fail(
+                SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                "contains the following unsupported critical extension: "
+                + ", ".join(info.unsupported_critical),
+                i,
+            )
+        if opts.extended_key_usage and info.eku is not None and ANY_EKU not in info.eku:
+            missing = opts.extended_key_usage - info.eku
+            if missing:
+                # A CA's extendedKeyUsage limits what it may certify (CA/B Forum and
+                # Mozilla practice; RFC 5280 §4.2.1.12 defines it for the end entity).
+                return fail(
+                    SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                    f"does not allow extended key usage {', '.join(sorted(missing))}",
+                    i,
+                )
+        if i == n:
+            break
+        # §6.1.4 preparation for certificate i+1
+        problem = policies.prepare(info)
+        if problem is not None:
+            return fail(SubIndication.CHAIN_CONSTRAINTS_FAILURE, problem, i)
+        if info.name_constraints is not None:
+            names.add(info.name_constraints)
+        if not info.is_ca:  # (k)
+            return fail(SubIndication.CHAIN_CONSTRAINTS_FAILURE, "is not a CA", i)
+        if not info.self_issued:  # (l)
+            if max_path_length <= 0:
+                return fail(
+                    SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                    "makes the path exceed the maximum path length (pathLenConstraint)",
+                    i,
+                )
+            max_path_length -= 1
+        if info.path_len is not None and info.path_len < max_path_length:  # (m)
+            max_path_length = info.path_len
+        if info.key_usage is not None and "keyCertSign" not in info.key_usage:  # (n)
+            return fail(
+                SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                "is not allowed to sign certificates (keyUsage lacks keyCertSign)",
+                i,
+            )
+        next_key = info.key  # §6.1.4 (d)-(f)
+        if next_key is None:
+            return fail(
+                SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                f"has an unusable public key ({info.key_error})",
+                i,
+            )
+        working_key = next_key
+
+    leaf = path[n]
+    problem = policies.finish(leaf)  # §6.1.5
+    if problem is not None:
+        return fail(SubIndication.CHAIN_CONSTRAINTS_FAILURE, f"has {problem}", n)
+    if opts.key_usage and leaf.key_usage is not None:
+        wanted = {_KU_ALIASES.get(k, k) for k in opts.key_usage}
+        if not wanted & leaf.key_usage:
+            return fail(
+                SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                f"has keyUsage {sorted(leaf.key_usage)}, none of {sorted(wanted)}",
+                n,
+            )
+    leaf_key = leaf.key
+    if leaf_key is not None:
+        verdict = opts.policy.key_verdict(leaf_key, at=at)
+        if not verdict.accepted:
+            return fail(
+                SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                f"has a key that is not acceptable: {verdict.note}",
+                n,
+            )
+        if verdict.note:
+            notes.append(f"{position(n, n)} key: {verdict.note}")
+    return report
+
+
+def normalise_key_usage(names: Collection[str]) -> frozenset[str]:
+    """Map aliases (``contentCommitment``) to RFC 5280 §4.2.1.3 names."""
+    return frozenset(_KU_ALIASES.get(k, k) for k in names)

@@ -1,0 +1,365 @@
+"""The signed-document view verification works on, read fast or read by pyHanko.
+
+:func:`read_document` tries the strict fast reader (:mod:`signsvc.verify._pdfscan`) first and
+falls back to pyHanko's reader for what it does not handle (hybrid cross-references,
+unusual filters). Either way the result is a :class:`DocView`: the signatures as
+stored, the DSS validation data, the revision boundaries.
+
+Modifications after a signature are judged by pyHanko's difference analysis
+(:func:`modifications`), plus one check of our own that pyHanko does not make: every
+object appended after a signature must be referenced by a cross-reference section
+(:func:`unreferenced_objects`), because repairing viewers display objects that a
+strict reader never looks at (the incremental saving attack without a new xref,
+Mladenov et al., CCS 2019 §5.2).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from signsvc.verify._pdfscan import (
+    STARTXREF,
+    Name,
+    PdfDict,
+    PdfLimitError,
+    PdfSyntaxError,
+    Ref,
+    ScannedPdf,
+    Stream,
+    scan,
+)
+from signsvc.verify.results import Modification, ModificationLevel
+
+__all__ = ["DocView", "SigEntry", "modifications", "read_document", "unreferenced_objects"]
+
+
+class UnreadablePdfError(Exception):
+    """Neither reader could read the file; the message says why."""
+
+
+@dataclass
+class SigEntry:
+    """One filled signature field, as stored."""
+
+    name: str
+    sig_type: str | None
+    """``/Type`` of the signature dictionary: Sig, DocTimeStamp or None."""
+    sub_filter: str | None
+    byte_range: Any
+    """The raw ``/ByteRange`` value (checked by the caller)."""
+    contents: Any
+    """The raw ``/Contents`` value (bytes for a string)."""
+    contents_span: tuple[int, int] | None
+    """Where the fast reader found ``/Contents`` (None from pyHanko)."""
+    problem: str | None = None
+    """Why this field's signature cannot be read at all (e.g. ``/V`` points nowhere)."""
+    m: str | None = None
+    """``/M`` as written."""
+    pyhanko_coverage: str | None = None
+    """Coverage as pyHanko judged it (fallback reader only)."""
+    pyhanko_revision: int | None = None
+
+
+@dataclass
+class DocView:
+    data: bytes
+    signatures: list[SigEntry]
+    revision_ends: list[int] | None
+    """End offset of each revision, oldest first (fast reader only)."""
+    revisions: int
+    dss_certs: list[bytes] = field(default_factory=list)
+    dss_crls: list[bytes] = field(default_factory=list)
+    dss_ocsps: list[bytes] = field(default_factory=list)
+    scanned: ScannedPdf | None = None
+    fallback_reason: str | None = None
+    """Why the strict reader gave way to pyHanko's, when it did."""
+    notes: list[str] = field(default_factory=list)
+    _reader: Any = None
+
+    def pyhanko_reader(self) -> Any:
+        """pyHanko's reader over the same bytes, opened once per document."""
+        if self._reader is None:
+            self._reader = _pyhanko_reader(self.data)
+        return self._reader
+
+
+def _str(value: Any) -> str | None:
+    if isinstance(value, Name):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return None
+
+
+def _revision_ends(pdf: ScannedPdf) -> list[int]:
+    data = pdf.data
+    ends: list[int] = []
+    for rev in pdf.revisions:
+        for m in STARTXREF.finditer(data, rev.xref_offset):
+            if int(m.group(1)) == rev.xref_offset:
+                ends.append(m.end())
+                break
+        else:
+            raise PdfSyntaxError(f"no startxref/%%EOF for the section at {rev.xref_offset}")
+    return ends
+
+
+def _dss_fast(pdf: ScannedPdf, view: DocView) -> None:
+    root = pdf.resolve(pdf.trailer.get("Root"))
+    dss = pdf.resolve(root.get("DSS")) if isinstance(root, dict) else None
+    if not isinstance(dss, dict):
+        return
+    for key, out in (("Certs", view.dss_certs), ("CRLs", view.dss_crls),
+                     ("OCSPs", view.dss_ocsps)):
+        items = pdf.resolve(dss.get(key))
+        for item in items if isinstance(items, list) else ():
+            stream = pdf.resolve(item)
+            if isinstance(stream, Stream):
+                out.append(stream.decode())
+
+
+def _read_fast(data: bytes) -> DocView:
+    pdf = scan(data)
+    if pdf.encrypted:
+        raise UnreadablePdfError("the PDF is encrypted; signatures in encrypted PDFs are "
+                                 "not verified (decrypt it first)")
+    try:
+        fields = pdf.signature_fields()
+        view = DocView(data, [], _revision_ends(pdf), len(pdf.revisions), scanned=pdf)
+        for f in fields:
+            sig = f.sig
+            view.signatures.append(SigEntry(
+                name=f.name,
+                sig_type=_str(sig.get("Type")),
+                sub_filter=_str(sig.get("SubFilter")),
+                byte_range=sig.get("ByteRange"),
+                contents=sig.get("Contents"),
+                contents_span=f.contents_span,
+                m=_str(sig.get("M")),
+                problem=f.problem,
+            ))
+        _dss_fast(pdf, view)
+    except (IndexError, ValueError, TypeError, RecursionError) as exc:
+        raise PdfSyntaxError(f"unreadable structure: {exc}") from exc
+    return view
+
+
+def _pyhanko_reader(data: bytes) -> Any:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return PdfFileReader(io.BytesIO(data), strict=True)
+
+
+def _read_pyhanko(data: bytes, why: str) -> DocView:
+    from pyhanko.pdf_utils import generic
+    from pyhanko.sign.fields import enumerate_sig_fields
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+    try:
+        reader = _pyhanko_reader(data)
+        if reader.encrypted:
+            raise UnreadablePdfError("the PDF is encrypted; signatures in encrypted PDFs "
+                                     "are not verified (decrypt it first)")
+        view = DocView(data, [], None, reader.xrefs.total_revisions, _reader=reader,
+                       fallback_reason=why)
+        view.notes.append(f"read with pyHanko's reader ({why})")
+        for name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
+            sig = sig_obj.get_object()
+            if not isinstance(sig, generic.DictionaryObject):
+                raise UnreadablePdfError(f"signature field {name}: /V is not a dictionary")
+            contents = sig.get("/Contents")
+            br = sig.get("/ByteRange")
+            entry = SigEntry(
+                name=name,
+                sig_type=str(sig["/Type"])[1:] if "/Type" in sig else None,
+                sub_filter=str(sig["/SubFilter"])[1:] if "/SubFilter" in sig else None,
+                byte_range=[int(x) for x in br] if isinstance(br, generic.ArrayObject)
+                and all(isinstance(x, int) for x in br) else br,
+                contents=bytes(contents.original_bytes)
+                if isinstance(contents, generic.ByteStringObject | generic.TextStringObject)
+                else contents,
+                contents_span=None,
+                m=str(sig["/M"]) if "/M" in sig else None,
+            )
+            try:
+                emb = EmbeddedPdfSignature(reader, sig_field, name)
+                entry.pyhanko_coverage = emb.evaluate_signature_coverage().name
+                entry.pyhanko_revision = emb.signed_revision + 1
+            except Exception as exc:
+                entry.pyhanko_coverage = f"UNCLEAR ({exc})"
+            view.signatures.append(entry)
+        dss = reader.root.get("/DSS")
+        if dss is not None:
+            dss = dss.get_object()
+            for key, out in (("/Certs", view.dss_certs), ("/CRLs", view.dss_crls),
+                             ("/OCSPs", view.dss_ocsps)):
+                for item in dss.get(key, ()):
+                    out.append(item.get_object().data)
+    except UnreadablePdfError:
+        raise
+    except Exception as exc:
+        raise UnreadablePdfError(f"not a readable PDF ({why}; pyHanko: {exc})") from exc
+    return view
+
+
+def read_document(data: bytes) -> DocView:
+    """Read the signatures of ``data``; raises :class:`UnreadablePdfError`."""
+    if not data.lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
+        raise UnreadablePdfError("not a PDF (no %PDF- header)")
+    try:
+        return _read_fast(data)
+    except PdfLimitError as exc:
+        raise UnreadablePdfError(f"refused: {exc}") from exc
+    except PdfSyntaxError as exc:
+        return _read_pyhanko(data, str(exc))
+
+
+def unreferenced_objects(view: DocView, start: int) -> list[str]:
+    """What lies after ``start`` that no cross-reference section accounts for.
+
+    Walks the bytes after a signed revision object by object. Every ``N G obj`` must
+    be listed, at that offset, by a cross-reference section that is itself after
+    ``start``; anything that is neither an object, a cross-reference section nor a
+    trailer is reported too.
+    """
+    pdf = view.scanned
+    if pdf is None:
+        # pyHanko does not account for unreferenced objects, and the strict reader could
+        # not read this file: fail closed rather than skip the check.
+        return ["the strict reader could not read this file, so objects added after "
+                f"signing cannot be accounted for ({view.fallback_reason})"]
+    data = pdf.data
+    referenced: set[tuple[int, int, int]] = set()
+    for rev in pdf.revisions:
+        if rev.xref_offset >= start:
+            referenced.update((num, e[2], e[1]) for num, e in rev.entries.items() if e[0] == 1)
+            if rev.is_stream:
+                referenced.add((-1, -1, rev.xref_offset))
+            if rev.hidden is not None:
+                referenced.add((-1, -1, rev.hidden.xref_offset))
+    findings: list[str] = []
+    lex = pdf.lexer
+    i = lex.skip(start)
+    header = _HEADER
+    tail = STARTXREF
+    while i < len(data):
+        m = header.match(data, i)
+        try:
+            if m:
+                num, gen = int(m.group(1)), int(m.group(2))
+                if (num, gen, i) not in referenced and (-1, -1, i) not in referenced:
+                    findings.append(
+                        f"object {num} {gen} at offset {i} was added after signing "
+                        "without a cross-reference entry (viewers that repair files "
+                        "would show it)"
+                    )
+                j = lex.skip(_end_of_object(pdf, i))
+                if not data.startswith(b"endobj", j):
+                    findings.append(f"object {num} {gen} at offset {i} has no endobj")
+                    return findings
+                i = lex.skip(j + 6)
+            elif data.startswith(b"xref", i):
+                t = data.find(b"trailer", i)
+                if t < 0:
+                    findings.append(f"cross-reference table at {i} has no trailer")
+                    return findings
+                _, i = lex.value(t + 7)
+                i = lex.skip(i)
+            elif (mt := tail.match(data, i)) is not None:
+                i = lex.skip(mt.end())
+            else:
+                findings.append(f"{len(data) - i} bytes at offset {i} after signing are not "
+                                "PDF objects")
+                return findings
+        except PdfSyntaxError as exc:
+            findings.append(f"unreadable update after signing at offset {i}: {exc}")
+            return findings
+    return findings
+
+
+def _end_of_object(pdf: ScannedPdf, offset: int) -> int:
+    """Offset just past an indirect object's value (or its ``endstream``)."""
+    data = pdf.data
+    m = _HEADER.match(data, offset)
+    assert m is not None
+    value, i = pdf.lexer.value(m.end())
+    i = pdf.lexer.skip(i)
+    if isinstance(value, PdfDict) and data.startswith(b"stream", i):
+        length = value.get("Length")
+        if isinstance(length, Ref):
+            length = pdf.get(length)
+        i += 6
+        i += 2 if data.startswith(b"\r\n", i) else 1
+        if not isinstance(length, int):
+            raise PdfSyntaxError(f"stream at {offset}: bad /Length")
+        i = pdf.lexer.skip(i + length)
+        if not data.startswith(b"endstream", i):
+            raise PdfSyntaxError(f"stream at {offset}: endstream not where /Length says")
+        i += 9
+    return i
+
+
+_HEADER = re.compile(rb"(\d+)\s+(\d+)\s+obj\b")
+_LEVEL_WORDS = {
+    "LTA_UPDATES": "validation data (DSS) or document time-stamps added",
+    "FORM_FILLING": "signatures added or form fields filled",
+    "ANNOTATIONS": "annotations changed",
+}
+
+
+def modifications(view: DocView, entry: SigEntry) -> Modification:
+    """pyHanko's difference analysis of everything after ``entry``'s revision.
+
+    Allowed: what ISO 32000-2 §12.8.2.2 (DocMDP) and §12.8.2.4 (FieldMDP) permit for
+    this signature, as pyHanko's default policy reads them; anything it cannot
+    classify, or any failure of the analysis itself, is DISALLOWED: a verifier that
+    fails open is how shadow attacks worked (Mainka et al., NDSS 2021).
+    """
+    from pyhanko.sign.diff_analysis import (
+        DEFAULT_DIFF_POLICY,
+        DiffResult,
+    )
+    from pyhanko.sign.diff_analysis import (
+        ModificationLevel as PyLevel,
+    )
+    from pyhanko.sign.fields import enumerate_sig_fields
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+    try:
+        reader = view.pyhanko_reader()
+        found = [(n, f) for n, _, f in enumerate_sig_fields(reader, filled_status=True)
+                 if n == entry.name]
+        if len(found) != 1:
+            return Modification(ModificationLevel.DISALLOWED, (
+                f"pyHanko's reader finds {len(found)} signature fields named "
+                f"{entry.name!r}: the two readers disagree about the document",))
+        emb = EmbeddedPdfSignature(reader, found[0][1], entry.name)
+        emb.coverage = emb.evaluate_signature_coverage()  # type: ignore[assignment]
+        result = emb.evaluate_modifications(DEFAULT_DIFF_POLICY)
+        docmdp = emb.docmdp_level
+    except Exception as exc:
+        return Modification(ModificationLevel.DISALLOWED,
+                            (f"the changes after signing could not be analysed: {exc}",))
+    if not isinstance(result, DiffResult):
+        return Modification(ModificationLevel.DISALLOWED, (
+            "objects were added or replaced after signing that no later signature, "
+            "validation data or permitted form filling explains",
+            f"pyHanko's difference analysis: {result}"))
+    level = result.modification_level
+    fields = sorted(result.changed_form_fields)
+    details = [f"form fields changed: {', '.join(fields)}"] if fields else []
+    if level == PyLevel.NONE:
+        return Modification(ModificationLevel.NONE)
+    if level == PyLevel.OTHER:
+        return Modification(ModificationLevel.DISALLOWED,
+                            ("changes other than signatures, validation data or form "
+                             "filling were made after signing", *details))
+    if docmdp is not None and level.value > docmdp.value:
+        return Modification(ModificationLevel.DISALLOWED, (
+            f"{_LEVEL_WORDS.get(level.name, level.name)}, more than the certification "
+            f"signature's DocMDP permission {docmdp.name} allows", *details))
+    return Modification(ModificationLevel.ALLOWED,
+                        (_LEVEL_WORDS.get(level.name, level.name), *details))

@@ -1,0 +1,309 @@
+"""The verification store: each document's verdict in SQLite, so a batch can resume.
+
+Example::
+
+    >>> from signsvc.verify._store import VerifyStore
+    >>> with VerifyStore.open(Path(".signsvc-verify.sqlite3")) as store:  # doctest: +SKIP
+    ...     results = list(verify_iter(paths, trust=trust, store=store, resume=True))
+    ...     store.summary()  # {"TOTAL-PASSED": 812, "TOTAL-FAILED": 3, ...}
+
+One row per (absolute path, validation parameters): the file's size and mtime when it
+was handed to a worker, the result's SHA-256, indication and full JSON
+(:meth:`~signsvc.verify.results.DocumentResult.to_json`), when it finished and how many
+times it was verified. A row is committed before its result is reported to anyone, so
+a run interrupted by Ctrl-C, ``kill -9`` or a crash resumes where it stopped.
+
+Each :class:`VerifyStore` instance is one *run*; ``run_documents`` links the run to the
+rows it produced or reused, in input order, which is what a report of the run reads
+(:meth:`VerifyStore.iter_json`, streamed, never the whole run in memory).
+
+The store holds JSON only, never pickles: it is a file in a working directory that
+someone else may have written, and loading it must not run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from signsvc.errors import OutputError
+from signsvc.pki.algorithms import ValidationPolicy
+from signsvc.pki.indications import Indication, SubIndication
+from signsvc.pki.trust import TrustStore
+from signsvc.verify.results import DocumentResult
+
+__all__ = ["SUMMARY_KEYS", "StoredResult", "VerifyStore", "category", "params_key"]
+
+SUMMARY_KEYS = ("TOTAL-PASSED", "TOTAL-FAILED", "INDETERMINATE", "unsigned", "error")
+"""The categories a run is counted in; each document is in exactly one."""
+
+_FORMAT = 1
+"""Bumped when what a stored result means changes: older rows are then not reused."""
+
+_RUN_RETENTION = timedelta(days=30)
+"""Links of older runs are pruned (their document rows stay, for resuming)."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL,
+    params TEXT NOT NULL,
+    size INTEGER,
+    mtime_ns INTEGER,
+    sha256 TEXT,
+    indication TEXT NOT NULL,
+    category TEXT NOT NULL,
+    result TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    verifications INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (path, params)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_documents (
+    run TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    document INTEGER NOT NULL,
+    reused INTEGER NOT NULL,
+    PRIMARY KEY (run, position)
+);
+"""
+
+
+def category(result: DocumentResult) -> str:
+    """The :data:`SUMMARY_KEYS` entry a result is counted in.
+
+    A document that could not be verified (``error``) or carries no signature is
+    INDETERMINATE by indication, but an admin acts differently on each (fix the file,
+    ask for a signed copy, look at the signature), so they are counted apart.
+    """
+    if result.error is not None:
+        return "error"
+    if result.unsigned:
+        return "unsigned"
+    return result.indication.value
+
+
+def params_key(trust: TrustStore, *, at: datetime | None, policy: str | ValidationPolicy,
+               revocation: str, online: bool) -> str:
+    """SHA-256 of everything besides the file that decides a verdict.
+
+    A stored result is reused only under the same key: trusting another root,
+    another policy, validation time, revocation mode, or another signsvc version
+    verifies again. ``at=None`` ("now") is one value: resume is for finishing an
+    interrupted batch, not for re-checking yesterday's verdicts against today.
+    """
+    from signsvc._version import __version__
+
+    data = {
+        "format": _FORMAT,
+        "version": __version__,
+        "trust": sorted(anchor.fingerprint for anchor in trust),
+        "at": at.astimezone(UTC).isoformat() if at is not None else None,
+        # A policy object by its fields (a frozen dataclass's repr is deterministic).
+        "policy": policy if isinstance(policy, str) else repr(policy),
+        "revocation": revocation,
+        "online": online,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredResult(DocumentResult):
+    """A result reused from the store by ``resume``: the verdict, not the objects.
+
+    Its indication, reason, hashes and errors are those stored; :attr:`signatures` is
+    empty because certificates are not stored (JSON only), but :meth:`to_json` returns
+    the complete stored object, so reports and ``--json`` lines are the same as when the
+    document was verified.
+    """
+
+    stored: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The stored :meth:`DocumentResult.to_json` object."""
+    finished_at: datetime | None = None
+    """When the stored verification finished (UTC)."""
+
+    @property
+    def unsigned(self) -> bool:
+        return self.error is None and not self.stored.get("signatures")
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.stored, "path": str(self.path)}
+
+    @classmethod
+    def from_json(cls, path: Path, data: Mapping[str, Any],
+                  finished_at: datetime | None = None) -> StoredResult:
+        """Rebuild the light result of ``path`` from its stored JSON."""
+        sub = data.get("sub_indication")
+        when = data.get("validation_time")
+        return cls(
+            path=path, indication=Indication(data["status"]),
+            sub_indication=SubIndication(sub) if sub else None,
+            reason=str(data.get("reason") or ""), sha256=data.get("sha256"),
+            size=data.get("size"), revisions=data.get("revisions"),
+            validation_time=datetime.fromisoformat(when) if when else None,
+            error=data.get("error"), error_type=data.get("error_type"),
+            seconds=data.get("seconds"), stored=dict(data), finished_at=finished_at)
+
+
+class VerifyStore:
+    """One run's view of a verification store (SQLite, WAL).
+
+    ``synchronous=NORMAL``, unlike the audit journal's FULL: in WAL mode a power cut
+    can lose the last few commits but never corrupts the file, and a lost row here
+    only means that document is verified again on resume. FULL would fsync once per
+    document, which at thousands of documents a minute costs more than verifying.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.run = uuid.uuid4().hex[:16]
+        """This run's identifier."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit; record() opens its own transaction.
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise OutputError(f"cannot open the verification store: {exc}", path=path) from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            now = datetime.now(UTC)
+            with self._transaction():
+                old = (now - _RUN_RETENTION).isoformat()
+                self._db.execute("DELETE FROM run_documents WHERE run IN "
+                                 "(SELECT run FROM runs WHERE started_at < ?)", (old,))
+                self._db.execute("DELETE FROM runs WHERE started_at < ?", (old,))
+                self._db.execute("INSERT INTO runs VALUES (?, ?)", (self.run, now.isoformat()))
+        except (OSError, sqlite3.Error) as exc:
+            self._db.close()
+            raise OutputError(f"cannot use the verification store: {exc}", path=path) from exc
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> VerifyStore:
+        """Open (creating if needed) the store at ``path`` and start a run."""
+        return cls(Path(path))
+
+    def __enter__(self) -> VerifyStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def lookup(self, path: Path, *, size: int | None, mtime_ns: int | None,
+               params: str) -> tuple[int, StoredResult] | None:
+        """The stored row of ``path`` if the file is unchanged (same size and mtime)
+        and was verified under ``params``: its id and light result."""
+        row = self._db.execute(
+            "SELECT id, size, mtime_ns, result, finished_at FROM documents "
+            "WHERE path = ? AND params = ?", (os.path.abspath(path), params)).fetchone()
+        if row is None or (row[1], row[2]) != (size, mtime_ns):
+            return None
+        stored = StoredResult.from_json(path, json.loads(row[3]),
+                                        datetime.fromisoformat(row[4]))
+        return int(row[0]), stored
+
+    def reuse(self, document: int, *, position: int) -> None:
+        """Count a stored row in this run (the row itself is left as it was)."""
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO run_documents VALUES (?, ?, ?, 1)",
+                             (self.run, position, document))
+
+    def record(self, result: DocumentResult, *, position: int, size: int | None,
+               mtime_ns: int | None, params: str, line: str | None = None) -> int:
+        """Store a fresh result durably (replacing an older one of the same file and
+        parameters) and count it in this run; returns the row id.
+
+        ``line`` is ``result.to_json()`` already serialised, when the caller has it.
+        """
+        finished = datetime.now(UTC).isoformat(timespec="microseconds")
+        if line is None:
+            line = json.dumps(result.to_json(), ensure_ascii=False)
+        row = (os.path.abspath(result.path), params, size, mtime_ns, result.sha256,
+               result.indication.value, category(result), line, finished)
+        with self._transaction():
+            document = self._db.execute(
+                "INSERT INTO documents (path, params, size, mtime_ns, sha256, indication, "
+                "category, result, finished_at) VALUES (?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (path, params) DO UPDATE SET size=excluded.size, "
+                "mtime_ns=excluded.mtime_ns, sha256=excluded.sha256, "
+                "indication=excluded.indication, category=excluded.category, "
+                "result=excluded.result, finished_at=excluded.finished_at, "
+                "verifications=verifications + 1 RETURNING id", row).fetchone()[0]
+            self._db.execute("INSERT OR REPLACE INTO run_documents VALUES (?, ?, ?, 0)",
+                             (self.run, position, document))
+        return int(document)
+
+    def iter_json(self, run: str | None = None) -> Iterator[dict[str, Any]]:
+        """The JSON objects of a run (default: this one), in input order, streamed."""
+        cursor = self._db.execute(
+            "SELECT d.result FROM run_documents r JOIN documents d ON d.id = r.document "
+            "WHERE r.run = ? ORDER BY r.position", (run or self.run,))
+        for (text,) in cursor:
+            yield json.loads(text)
+
+    def summary(self, run: str | None = None) -> dict[str, int]:
+        """How many documents of a run (default: this one) fell in each category;
+        every :data:`SUMMARY_KEYS` entry is present."""
+        counts = dict.fromkeys(SUMMARY_KEYS, 0)
+        for name, count in self._db.execute(
+                "SELECT d.category, COUNT(*) FROM run_documents r JOIN documents d "
+                "ON d.id = r.document WHERE r.run = ? GROUP BY d.category",
+                (run or self.run,)):
+            counts[name] = int(count)
+        return counts
+
+    def rows(self, paths: Iterable[Path] | None = None) -> list[dict[str, Any]]:
+        """Bookkeeping columns of every stored document (or of ``paths``), for
+        inspection and tests: path, size, mtime_ns, sha256, indication, category,
+        finished_at, verifications."""
+        columns = ("path", "size", "mtime_ns", "sha256", "indication", "category",
+                   "finished_at", "verifications")
+        query = f"SELECT {', '.join(columns)} FROM documents"
+        if paths is None:
+            found = self._db.execute(query + " ORDER BY id").fetchall()
+        else:
+            wanted = [os.path.abspath(p) for p in paths]
+            found = [row for p in wanted
+                     for row in self._db.execute(query + " WHERE path = ?", (p,))]
+        return [dict(zip(columns, row, strict=True)) for row in found]
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db, self.path)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT; a database failure (disk full, file replaced)
+    becomes an :class:`~signsvc.errors.OutputError` naming the store."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self._path = path
+
+    def __enter__(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise OutputError(f"verification store: {exc}", path=self._path) from exc
+
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        try:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        except sqlite3.Error as error:
+            raise OutputError(f"verification store: {error}", path=self._path) from error
+        if isinstance(exc, sqlite3.Error):
+            raise OutputError(f"verification store: {exc}", path=self._path) from exc

@@ -1,0 +1,99 @@
+"""``signsvc chain`` and ``signsvc trust`` end to end, in a fresh process each time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.paths import PKI, ROOT
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "SIGNSVC_TRUST_DIR": str(tmp_path / "trust")}
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def chain_json(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    done = run(tmp_path, "chain", *args, "--json")
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def pem(name: str) -> str:
+    return str(PKI / f"{name}.crt.pem")
+
+
+def test_valid_government_chain(tmp_path: Path) -> None:
+    code, result = chain_json(tmp_path, pem("official-rsa2048"), "--intermediate",
+                              pem("gov-ca-g2"), "--trust", pem("gov-root-g2"),
+                              "--crl", str(PKI / "crl" / "gov-ca-g2.crl.der"),
+                              "--crl", str(PKI / "crl" / "gov-root-g2.crl.pem"),
+                              "--revocation", "hard-fail", "--at", "2026-11-27T10:00")
+    assert code == 0
+    assert (result["valid"], result["indication"], result["sub_indication"]) == (
+        True, "TOTAL-PASSED", None)
+    assert result["path"][0].startswith("CN=TEST ONLY RootCA chuyên dùng Chính phủ G2")
+    assert result["path"][-1].startswith("CN=Nguyễn Thị Lấp Lánh Ánh")
+    assert result["reason"]
+
+
+def test_other_root_finds_no_chain(tmp_path: Path) -> None:
+    code, result = chain_json(tmp_path, pem("official-rsa2048"), "--intermediate",
+                              pem("gov-ca-g2"), "--trust", pem("vn-root"))
+    assert code == 1
+    assert (result["indication"], result["sub_indication"]) == (
+        "INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")
+
+
+def test_revoked_by_crl(tmp_path: Path) -> None:
+    code, result = chain_json(tmp_path, pem("revoked"), "--intermediate", pem("gov-ca-g2"),
+                              "--trust", pem("gov-root-g2"), "--crl",
+                              str(PKI / "crl" / "gov-ca-g2.crl.der"), "--crl",
+                              str(PKI / "crl" / "gov-root-g2.crl.der"),
+                              "--revocation", "hard-fail", "--at", "2026-06-02")
+    assert code == 1
+    assert (result["indication"], result["sub_indication"]) == ("TOTAL-FAILED", "REVOKED")
+
+
+@pytest.mark.parametrize(("policy", "code", "sub"), [
+    ("default", 1, "CRYPTO_CONSTRAINTS_FAILURE"), ("historical", 0, None)])
+def test_sha1_legacy_chain_needs_historical_policy(tmp_path: Path, policy: str, code: int,
+                                                    sub: str | None) -> None:
+    got, result = chain_json(tmp_path, pem("legacy-official"), "--intermediate",
+                             pem("gov-ca-g1"), "--trust", pem("gov-root-g1"), "--revocation",
+                             "off", "--at", "2016-01-01", "--policy", policy)
+    assert (got, result["sub_indication"]) == (code, sub)
+    if policy == "historical":
+        assert result["algorithm_notes"]
+
+
+def test_bad_input_and_usage_exit_2(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    done = run(tmp_path, "chain", str(garbage), "--trust", pem("gov-root-g2"))
+    assert done.returncode == 2 and "garbage.pem" in done.stderr
+    no_trust = run(tmp_path, "chain", pem("official-rsa2048"))
+    assert no_trust.returncode == 2 and "trust" in no_trust.stderr
+
+
+def test_trust_add_list_remove_and_default_store(tmp_path: Path) -> None:
+    added = run(tmp_path, "trust", "add", pem("gov-root-g2"))
+    assert added.returncode == 0, added.stderr
+    listed = json.loads(run(tmp_path, "trust", "list", "--json").stdout)
+    assert [a["subject"] for a in listed] == [
+        "CN=TEST ONLY RootCA chuyên dùng Chính phủ G2,OU=TEST ONLY,O=Ban Cơ yếu Chính phủ,C=VN"]
+    code, _ = chain_json(tmp_path, pem("official-rsa2048"), "--intermediate",
+                         pem("gov-ca-g2"))  # the user trust folder is the default
+    assert code == 0
+    leaf = run(tmp_path, "trust", "add", pem("official-rsa2048"))
+    assert leaf.returncode == 2 and "not a CA" in leaf.stderr
+    removed = run(tmp_path, "trust", "remove", listed[0]["fingerprint_sha256"])
+    assert removed.returncode == 0, removed.stderr
+    assert json.loads(run(tmp_path, "trust", "list", "--json").stdout) == []

@@ -1,0 +1,55 @@
+"""The facade: every public name imports from ``signsvc``, loaded only when used, and
+the command line starts without the heavy libraries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import signsvc
+from tests.support.paths import ROOT
+
+HEAVY = ("pyhanko", "cryptography.x509", "pkcs11", "asn1crypto", "pdfminer", "PIL")
+
+
+def test_every_exported_name_resolves_and_is_homed_once() -> None:
+    homed = [name for names in signsvc._HOME.values() for name in names]
+    assert sorted(homed) == sorted(signsvc.__all__)
+    assert len(set(homed)) == len(homed)
+    for name in signsvc.__all__:
+        assert getattr(signsvc, name) is not None, name
+    assert signsvc.open_token_key.__module__ == "signsvc.tokens"
+    assert signsvc.TokenKey.__module__.startswith("drivers")
+
+
+def test_a_name_that_is_not_exported_is_an_attribute_error() -> None:
+    try:
+        signsvc.CertInfo  # type: ignore[attr-defined]  # noqa: B018 - private, not exported
+    except AttributeError as exc:
+        assert "CertInfo" in str(exc)
+    else:
+        raise AssertionError("CertInfo must not be public")
+
+
+def _modules_after(code: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"],
+        cwd=ROOT, capture_output=True, text=True, check=True)
+    return list(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_import_signsvc_loads_no_heavy_library() -> None:
+    loaded = _modules_after("import signsvc")
+    assert [m for m in loaded if m.startswith(HEAVY)] == []
+    # ... and a name pulls in what it needs.
+    loaded = _modules_after("import signsvc; signsvc.validate_chain")
+    assert "cryptography.x509" in loaded and "pyhanko" not in loaded
+
+
+def test_help_loads_no_heavy_library() -> None:
+    for command in ("[]", "['verify']", "['sign']", "['chain']", "['tokens']"):
+        loaded = _modules_after(
+            "import sys; sys.argv = ['signsvc', *" + command + ", '--help']\n"
+            "import cli\ntry:\n    cli.main()\nexcept SystemExit:\n    pass")
+        assert [m for m in loaded if m.startswith(HEAVY)] == [], command
