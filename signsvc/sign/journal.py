@@ -17,15 +17,14 @@ Example::
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from signsvc._sqlite import Transaction, open_database
 from signsvc._time import VIETNAM_TIME
-from signsvc.errors import OutputError
 
 if TYPE_CHECKING:
     from signsvc.sign.results import SignResult
@@ -134,21 +133,10 @@ class AuditJournal:
                 that is not an SQLite database, a read-only folder, ...).
         """
         self.path = path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: autocommit; each record opens its own transaction.
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        except (OSError, sqlite3.Error) as exc:
-            raise OutputError(f"cannot open the audit journal: {exc}", path=path) from exc
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: the WAL is fsync'ed at each commit, so a reported row survives a
-            # power cut (NORMAL would only protect against application crashes).
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise OutputError(f"not a signsvc audit journal ({exc})", path=path) from exc
+        # FULL: the WAL is fsync'ed at each commit, so a reported row survives a power
+        # cut (NORMAL would only protect against application crashes).
+        self._db = open_database(path, what="audit journal", schema=_SCHEMA,
+                                 synchronous="FULL")
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> AuditJournal:
@@ -206,19 +194,8 @@ class AuditJournal:
         ).fetchone()
         return row[0] if row else None
 
-    def _transaction(self) -> Any:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db, self.path, "audit journal")
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from signsvc._sqlite import Transaction, open_database
 from signsvc.errors import OutputError
 from signsvc.pki.algorithms import ValidationPolicy
 from signsvc.pki.indications import Indication, SubIndication
@@ -169,16 +170,9 @@ class VerifyStore:
         self.path = path
         self.run = uuid.uuid4().hex[:16]
         """This run's identifier."""
+        self._db = open_database(path, what="verification store", schema=_SCHEMA,
+                                 synchronous="NORMAL")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit; record() opens its own transaction.
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        except (OSError, sqlite3.Error) as exc:
-            raise OutputError(f"cannot open the verification store: {exc}", path=path) from exc
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
             now = datetime.now(UTC)
             with self._transaction():
                 old = (now - _RUN_RETENTION).isoformat()
@@ -282,28 +276,5 @@ class VerifyStore:
                      for row in self._db.execute(query + " WHERE path = ?", (p,))]
         return [dict(zip(columns, row, strict=True)) for row in found]
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self.path)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT; a database failure (disk full, file replaced)
-    becomes an :class:`~signsvc.errors.OutputError` naming the store."""
-
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
-        self._db = db
-        self._path = path
-
-    def __enter__(self) -> None:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise OutputError(f"verification store: {exc}", path=self._path) from exc
-
-    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
-        try:
-            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-        except sqlite3.Error as error:
-            raise OutputError(f"verification store: {error}", path=self._path) from error
-        if isinstance(exc, sqlite3.Error):
-            raise OutputError(f"verification store: {exc}", path=self._path) from exc
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db, self.path, "verification store")

@@ -219,7 +219,7 @@ def test_an_unusable_store_exits_2_with_its_name(
     garbage.write_bytes(b"not a database, " * 512)
     done = run(tmp_path, str(corpus["signed"]), "--trust", ROOT_G2, "--store", str(garbage))
     assert done.returncode == 2
-    assert f"{garbage}: cannot use the verification store" in done.stderr
+    assert f"{garbage}: not a signsvc verification store" in done.stderr
     assert "Traceback" not in done.stderr
     under_a_file = tmp_path / "garbage.sqlite3" / "store.sqlite3"
     done = run(tmp_path, str(corpus["signed"]), "--trust", ROOT_G2, "--store",
