@@ -12,6 +12,7 @@ Example::
 both); the pyHanko adapter for its keys is :mod:`signsvc.sign._pyhanko_signer`.
 """
 
+from drivers._types import ProtectedAuth
 from drivers.discovery import ModuleCandidate, VendorProfile, discover_modules, vendor_profiles
 from drivers.errors import (
     AmbiguousSelectionError,
@@ -61,6 +62,7 @@ __all__ = [
     "PinLockedError",
     "Pkcs11Module",
     "Pkcs12Key",
+    "ProtectedAuth",
     "SlotEvent",
     "TokenError",
     "TokenFlags",

@@ -25,12 +25,15 @@ __all__ = [
 ]
 
 
-class _ProtectedAuth:
+class ProtectedAuth:
+    """The type of :data:`PROTECTED_AUTH`: "the PIN is typed on the reader's PIN pad"
+    (PKCS#11 v2.40 §5.6, ``CKF_PROTECTED_AUTHENTICATION_PATH``)."""
+
     def __repr__(self) -> str:
         return "PROTECTED_AUTH"
 
 
-PROTECTED_AUTH: Final = _ProtectedAuth()
+PROTECTED_AUTH: Final = ProtectedAuth()
 """Pass as the PIN to log in through the reader's PIN pad (protected authentication path)."""
 
 PinFlags = tuple[bool | None, bool | None]
@@ -134,7 +137,7 @@ class KeySession(Protocol[_KeyT]):
         """The token's PIN flags now, for the error about a refused PIN."""
         ...
 
-    def reopen_key(self, key: _KeyT, pin: str | _ProtectedAuth | None = None) -> _KeyT:
+    def reopen_key(self, key: _KeyT, pin: str | ProtectedAuth | None = None) -> _KeyT:
         """``key`` (one of this session's) again, in a fresh session on the same token."""
         ...
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11.mechanisms import MGF, Mechanism
 
 from drivers._translate import translate
-from drivers._types import KeySession, _ProtectedAuth
+from drivers._types import KeySession, ProtectedAuth
 from drivers.errors import MechanismUnsupportedError
 
 __all__ = ["HASH_ALGORITHMS", "KeySigner", "TokenKey", "key_description"]
@@ -237,7 +237,7 @@ class TokenKey(CertificateKeyInfo):
                     signing=True,
                 ) from exc
 
-    def reopen(self, pin: str | _ProtectedAuth | None = None) -> TokenKey:
+    def reopen(self, pin: str | ProtectedAuth | None = None) -> TokenKey:
         """This key again, in a fresh session on the same token after a re-insertion.
 
         A session does not survive its token being pulled out (PKCS#11 v3.0 §5.6), and

@@ -36,8 +36,7 @@ from pkcs11.mechanisms import KeyType, Mechanism
 
 from drivers import _ckapi
 from drivers._translate import CKR_OK, CKR_USER_ALREADY_LOGGED_IN, translate, translated
-from drivers._types import PROTECTED_AUTH, PinFlags, TokenFlags, TokenInfo
-from drivers._types import _ProtectedAuth as _ProtectedAuth
+from drivers._types import PROTECTED_AUTH, PinFlags, ProtectedAuth, TokenFlags, TokenInfo
 from drivers.errors import (
     AmbiguousSelectionError,
     KeyNotFoundError,
@@ -263,7 +262,7 @@ class TokenSession:
         # "unknown" (None) rather than a reassuring False when the flag is absent.
         return (True if flags.pin_final_try else None), flags.pin_count_low
 
-    def login(self, pin: str | _ProtectedAuth) -> None:
+    def login(self, pin: str | ProtectedAuth) -> None:
         """Log the user in with ``pin``: at most one ``C_Login`` per call, never retried.
 
         If the token is already logged in for this process (another session of the
@@ -287,7 +286,7 @@ class TokenSession:
                 "security officer to unlock it",
                 token=self.info.label,
             )
-        if isinstance(pin, _ProtectedAuth):
+        if isinstance(pin, ProtectedAuth):
             if current is not None and not current.protected_auth_path:
                 raise LoginRequiredError(
                     f"token {self.info.label!r} has no PIN pad; a PIN is needed",
@@ -514,7 +513,7 @@ class TokenSession:
 
     # -- re-insertion ----------------------------------------------------------------
 
-    def reopen_key(self, key: TokenKey, pin: str | _ProtectedAuth | None = None) -> TokenKey:
+    def reopen_key(self, key: TokenKey, pin: str | ProtectedAuth | None = None) -> TokenKey:
         """``key``, one of this session's, again in a fresh session on the same token.
 
         What :meth:`drivers.keys.TokenKey.reopen` does (see there for the arguments

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from signsvc import _version
 
 if TYPE_CHECKING:
-    from drivers import KeySigner, Pkcs12Key, TokenKey
-    from signsvc._inputs import collect_inputs, collect_pdfs
+    from drivers import KeySigner, Pkcs12Key, ProtectedAuth, TokenKey
+    from signsvc._inputs import InputFile, collect_inputs, collect_pdfs
     from signsvc.appearance import AppearanceOptions, Profile
     from signsvc.errors import (
         AppearanceError,
@@ -93,6 +93,7 @@ __all__ = [
     "ChainResult",
     "DocumentResult",
     "Indication",
+    "InputFile",
     "Inventory",
     "KeySigner",
     "Level",
@@ -101,6 +102,7 @@ __all__ = [
     "PinSourceError",
     "Pkcs12Key",
     "Profile",
+    "ProtectedAuth",
     "ReconnectingKey",
     "RevocationFetcher",
     "RevocationMode",
@@ -141,8 +143,8 @@ __all__ = [
 __version__ = _version.__version__
 
 _HOME = {
-    "drivers": ("KeySigner", "Pkcs12Key", "TokenKey"),
-    "signsvc._inputs": ("collect_inputs", "collect_pdfs"),
+    "drivers": ("KeySigner", "Pkcs12Key", "ProtectedAuth", "TokenKey"),
+    "signsvc._inputs": ("InputFile", "collect_inputs", "collect_pdfs"),
     "signsvc.appearance": ("AppearanceOptions", "Profile"),
     "signsvc.errors": ("AppearanceError", "BadInputError", "OutputError", "PinSourceError",
                        "SigningError", "SignsvcError", "TrustError", "ValidationSetupError"),

@@ -53,3 +53,60 @@ def test_help_loads_no_heavy_library() -> None:
             "import sys; sys.argv = ['signsvc', *" + command + ", '--help']\n"
             "import cli\ntry:\n    cli.main()\nexcept SystemExit:\n    pass")
         assert [m for m in loaded if m.startswith(HEAVY)] == [], command
+
+
+PUBLIC_PACKAGES = ("signsvc", "signsvc.sign", "signsvc.appearance", "signsvc.pki",
+                   "signsvc.verify", "signsvc.tokens", "drivers")
+
+
+def _public_names() -> dict[int, str]:
+    """id(object) -> a public dotted name, for everything the public packages export."""
+    import importlib
+
+    found: dict[int, str] = {}
+    for package in PUBLIC_PACKAGES:
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            found.setdefault(id(getattr(module, name)), f"{package}.{name}")
+    return found
+
+
+def _classes_in(hint: object) -> list[type]:
+    import typing
+
+    if isinstance(hint, type):
+        return [hint]
+    return [c for arg in typing.get_args(hint) for c in _classes_in(arg)]
+
+
+def test_public_signatures_use_only_public_types() -> None:
+    import dataclasses
+    import inspect
+    import typing
+
+    public = _public_names()
+    # Names some modules import only under TYPE_CHECKING resolve from the public ones.
+    namespace = {name: getattr(__import__(package, fromlist=["__all__"]), name)
+                 for package in PUBLIC_PACKAGES
+                 for name in __import__(package, fromlist=["__all__"]).__all__}
+    offenders = []
+    for package in PUBLIC_PACKAGES:
+        module = __import__(package, fromlist=["__all__"])
+        for name in module.__all__:
+            obj = getattr(module, name)
+            targets = [obj] if inspect.isfunction(obj) else []
+            if inspect.isclass(obj):
+                targets += [m for n, m in vars(obj).items()
+                            if inspect.isfunction(m) and not n.startswith("_")]
+                if dataclasses.is_dataclass(obj):
+                    targets.append(obj)
+            for target in targets:
+                hints = typing.get_type_hints(target, localns=namespace)
+                for hint in hints.values():
+                    for cls in _classes_in(hint):
+                        home = cls.__module__
+                        private = any(part.startswith("_") for part in home.split("."))
+                        ours = home.split(".")[0] in ("signsvc", "drivers")
+                        if ours and private and id(cls) not in public:
+                            offenders.append(f"{package}.{name}: {home}.{cls.__qualname__}")
+    assert sorted(set(offenders)) == []

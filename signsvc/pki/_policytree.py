@@ -207,9 +207,3 @@ class PolicyState:
         if node.parent is not None and node in node.parent.children:
             node.parent.children.remove(node)
 
-    @property
-    def user_constrained_policies(self) -> frozenset[str]:
-        """Policies valid for the end entity after wrap-up (authorities-constrained)."""
-        if self.levels is None:
-            return frozenset()
-        return frozenset(n.policy for n in self.levels[-1])

@@ -256,7 +256,7 @@ def validate_chain(
         mode=revocation,
         pool=PathBuilder.index([cache._info(c) for c in pool_certs]),
         crls=[crl_info(c, cache) for c in crl_list],
-        responses=[*responses, *(fetcher.local_ocsp() if fetcher is not None else ())],
+        responses=[*responses, *(fetcher._saved_ocsp() if fetcher is not None else ())],
         fetcher=fetcher,
         max_intermediates=DEFAULT_MAX_INTERMEDIATES if max_depth is None else max_depth,
         budget=budget if budget is not None else WorkBudget(),
@@ -573,10 +573,10 @@ class _Run:
             validate_signer=validate_signer,
             active=active,
             extra_crls=(
-                (lambda info, online: fetcher.crls_for(info, self.cache, online=online))
+                (lambda info, online: fetcher._crls_for(info, self.cache, online=online))
                 if fetcher
                 else None
             ),
-            extra_ocsp=fetcher.ocsp_for if fetcher else None,
+            extra_ocsp=fetcher._ocsp_for if fetcher else None,
         )
 

@@ -107,7 +107,7 @@ class RevocationFetcher:
                         self._local.setdefault(name_key(crl.issuer), []).append(crl)
         return self._local
 
-    def crls_for(
+    def _crls_for(
         self, info: CertInfo, cache: ValidationCache, *, online: bool = False
     ) -> list[CrlInfo]:
         """CRLs that may cover ``info``: from the cache directory, or (``online`` and the
@@ -147,7 +147,7 @@ class RevocationFetcher:
         return crl
 
     # -- OCSP --------------------------------------------------------------------------
-    def local_ocsp(self) -> list[ocsp.OCSPResponse]:
+    def _saved_ocsp(self) -> list[ocsp.OCSPResponse]:
         """OCSP responses saved in the cache directory (``*.ocsp``, DER)."""
         if self._local_ocsp is None:
             self._local_ocsp = []
@@ -160,7 +160,7 @@ class RevocationFetcher:
                             self.errors.append(f"{file}: not an OCSP response")
         return self._local_ocsp
 
-    def ocsp_for(self, info: CertInfo, issuer: CertInfo) -> list[ocsp.OCSPResponse]:
+    def _ocsp_for(self, info: CertInfo, issuer: CertInfo) -> list[ocsp.OCSPResponse]:
         """A fresh OCSP response for ``info`` from its responder (online only)."""
         if not self.online or not info.aia_ocsp:
             return []

@@ -15,6 +15,7 @@ document from a template (``_template``); ``_pyhanko_signer`` adapts a driver ke
 pyHanko's ``Signer``.
 """
 
+from signsvc._inputs import InputFile
 from signsvc.sign.batch import sign_batch, sign_iter
 from signsvc.sign.journal import AuditEntry, AuditJournal, default_journal_path
 from signsvc.sign.pdf import DocumentSigner, SignOptions, sign_pdf
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEntry",
     "AuditJournal",
     "DocumentSigner",
+    "InputFile",
     "Level",
     "ReconnectingKey",
     "SignOptions",
