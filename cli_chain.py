@@ -130,6 +130,7 @@ def trust() -> None:
 @trust.command("add")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@verbose_option
 def trust_add(files: tuple[Path, ...]) -> None:
     """Trust these CA certificates (copied into the user trust folder)."""
     from signsvc.pki.trust import add_trust_anchor
@@ -142,6 +143,7 @@ def trust_add(files: tuple[Path, ...]) -> None:
 
 @trust.command("list")
 @json_option("Print a JSON array.")
+@verbose_option
 def trust_list(as_json: bool) -> None:
     """List the anchors in the user trust folder."""
     from signsvc.pki.trust import list_trust_anchors, user_trust_dir
@@ -159,6 +161,7 @@ def trust_list(as_json: bool) -> None:
 
 @trust.command("remove")
 @click.argument("fingerprint")
+@verbose_option
 def trust_remove(fingerprint: str) -> None:
     """Stop trusting the anchor with this SHA-256 fingerprint."""
     from signsvc.pki.trust import remove_trust_anchor

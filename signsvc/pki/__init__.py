@@ -28,6 +28,7 @@ from signsvc.pki.revocation import (
     REVOCATION_MODES,
     CertificateRevocation,
     RevocationMode,
+    RevocationStatus,
     load_ocsp_response,
 )
 from signsvc.pki.trust import (
@@ -54,6 +55,7 @@ __all__ = [
     "KnownAnchor",
     "RevocationFetcher",
     "RevocationMode",
+    "RevocationStatus",
     "SubIndication",
     "TrustAnchor",
     "TrustStore",

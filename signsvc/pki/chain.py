@@ -61,6 +61,7 @@ from signsvc.pki.revocation import (
     OcspContext,
     RevocationContext,
     RevocationMode,
+    RevocationStatus,
     is_compromise,
     load_ocsp_response,
 )
@@ -474,7 +475,7 @@ class _Run:
             if info.ocsp_nocheck:
                 # RFC 6960 §4.2.2.2.1: id-pkix-ocsp-nocheck — trusted for its lifetime.
                 outcome.revocation.append(
-                    CertificateRevocation(i, subject_text(info.cert), "not-checked",
+                    CertificateRevocation(i, subject_text(info.cert), RevocationStatus.NOT_CHECKED,
                                           "none", "id-pkix-ocsp-nocheck")
                 )
                 continue

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Literal
 
 from cryptography import x509
@@ -37,7 +38,7 @@ from signsvc.pki._crl import CrlInfo, CrlVerdict, evaluate_crls
 from signsvc.pki._x509 import CertInfo, NameKey, ValidationCache, subject_text, verify_signature
 
 __all__ = ["OCSP_MAX_AGE", "REVOCATION_MODES", "CertificateRevocation", "RevocationMode",
-           "load_ocsp_response"]
+           "RevocationStatus", "load_ocsp_response"]
 
 OCSP_MAX_AGE = timedelta(days=7)
 """How old an OCSP response without nextUpdate may be at the validation time."""
@@ -49,7 +50,19 @@ RevocationMode = Literal["hard-fail", "soft-fail", "off"]
 ``soft-fail`` accepts it with a note, ``off`` does not look."""
 REVOCATION_MODES: tuple[RevocationMode, ...] = ("hard-fail", "soft-fail", "off")
 
-Status = Literal["good", "revoked", "unknown", "not-checked"]
+class RevocationStatus(StrEnum):
+    """What the revocation data says of one certificate."""
+
+    GOOD = "good"
+    """Not revoked, by current data."""
+    REVOKED = "revoked"
+    """Revoked (see the revocation time and reason)."""
+    UNKNOWN = "unknown"
+    """No usable data."""
+    NOT_CHECKED = "not-checked"
+    """Not looked at (``revocation="off"``, or a trust anchor)."""
+
+
 
 
 @dataclass(frozen=True)
@@ -60,8 +73,8 @@ class CertificateRevocation:
     """Position in :attr:`ChainResult.path` (anchor = 0)."""
     subject: str
     """Subject DN, RFC 4514."""
-    status: Status
-    """``good``, ``revoked``, ``unknown`` (no usable data) or ``not-checked``."""
+    status: RevocationStatus
+    """Good, revoked, unknown (no usable data) or not checked."""
     source: Literal["crl", "ocsp", "none"]
     """Which kind of data gave the status."""
     detail: str
@@ -72,6 +85,9 @@ class CertificateRevocation:
     """RFC 5280 §5.3.1 reason name (``keyCompromise``...), for ``revoked``."""
     this_update: datetime | None = None
     """thisUpdate of the data relied on (how current the answer is)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", RevocationStatus(self.status))
 
     def to_json(self) -> dict[str, object]:
         """Plain-data form."""
@@ -156,7 +172,7 @@ def _responder_matches(resp: ocsp.OCSPResponse, cand: CertInfo) -> bool:
 
 def check_ocsp(
     ctx: OcspContext, info: CertInfo, issuer: CertInfo
-) -> tuple[Status, str, datetime | None, str | None, datetime | None]:
+) -> tuple[RevocationStatus, str, datetime | None, str | None, datetime | None]:
     """Status from the OCSP responses: (status, detail, revocation time, reason, thisUpdate)."""
     problems: list[str] = []
     issuer_name_der = issuer.cert.subject.public_bytes()
@@ -193,18 +209,18 @@ def check_ocsp(
                 continue
             status = single.certificate_status
             if status == ocsp.OCSPCertStatus.GOOD:
-                return "good", "OCSP: good", None, None, single.this_update_utc
+                return RevocationStatus.GOOD, "OCSP: good", None, None, single.this_update_utc
             if status == ocsp.OCSPCertStatus.REVOKED:
                 when = single.revocation_time_utc
                 reason = single.revocation_reason
                 reason_name = reason.value if reason is not None else "unspecified"
                 shown = when.isoformat() if when else "?"
                 detail = f"OCSP indicates revocation at {shown} ({reason_name})"
-                return "revoked", detail, when, reason_name, single.this_update_utc
+                return RevocationStatus.REVOKED, detail, when, reason_name, single.this_update_utc
             problems.append("OCSP responder answered 'unknown'")
     if problems:
-        return "unknown", "; ".join(dict.fromkeys(problems)), None, None, None
-    return "unknown", "no OCSP response for this certificate", None, None, None
+        return RevocationStatus.UNKNOWN, "; ".join(dict.fromkeys(problems)), None, None, None
+    return RevocationStatus.UNKNOWN, "no OCSP response for this certificate", None, None, None
 
 
 def _authorise(ctx: OcspContext, resp: ocsp.OCSPResponse, issuer: CertInfo) -> str | None:

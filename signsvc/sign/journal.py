@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from signsvc._sqlite import Transaction, open_database
 from signsvc._time import VIETNAM_TIME
+from signsvc.sign.results import SignStatus
 
 if TYPE_CHECKING:
     from signsvc.sign.results import SignResult
@@ -70,8 +71,8 @@ class AuditEntry:
     """Row number, increasing."""
     time: datetime
     """When the attempt ended (aware, UTC)."""
-    status: str
-    """"signed", "failed" or "skipped"."""
+    status: SignStatus
+    """Signed, failed or skipped."""
     signer_subject: str | None
     """Signer certificate subject (RFC 4514)."""
     signer_serial: str | None
@@ -94,6 +95,9 @@ class AuditEntry:
     """The error, for failed attempts."""
     batch: str | None
     """Identifier shared by the attempts of one batch."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", SignStatus(self.status))
 
     @property
     def local_time(self) -> datetime:

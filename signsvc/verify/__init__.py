@@ -26,6 +26,7 @@ from signsvc.verify.results import (
     Ltv,
     Modification,
     ModificationLevel,
+    SignatureKind,
     SignatureResult,
     TimestampResult,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Ltv",
     "Modification",
     "ModificationLevel",
+    "SignatureKind",
     "SignatureResult",
     "StoredResult",
     "TimestampResult",

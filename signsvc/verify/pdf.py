@@ -82,6 +82,7 @@ from signsvc.verify.results import (
     Ltv,
     Modification,
     ModificationLevel,
+    SignatureKind,
     SignatureResult,
     TimestampResult,
     worst,
@@ -314,7 +315,7 @@ class _Hashes:
 def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
                       hashes: _Hashes) -> SignatureResult:
     is_ts = entry.sig_type == "DocTimeStamp" or entry.sub_filter in TIMESTAMP_SUBFILTERS
-    kind = "document-timestamp" if is_ts else "signature"
+    kind = SignatureKind.DOCUMENT_TIMESTAMP if is_ts else SignatureKind.SIGNATURE
 
     def failed(sub: SubIndication, reason: str, **more: object) -> SignatureResult:
         return SignatureResult(entry.name, kind, sub.indication, sub, reason,

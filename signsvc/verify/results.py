@@ -38,6 +38,7 @@ __all__ = [
     "Ltv",
     "Modification",
     "ModificationLevel",
+    "SignatureKind",
     "SignatureResult",
     "TimestampResult",
     "worst",
@@ -152,6 +153,15 @@ class Integrity:
         }
 
 
+class SignatureKind(StrEnum):
+    """What a signature field holds (ISO 32000-2 §12.8)."""
+
+    SIGNATURE = "signature"
+    """A signature by a person or organisation."""
+    DOCUMENT_TIMESTAMP = "document-timestamp"
+    """An RFC 3161 document time-stamp (``/Type /DocTimeStamp``, PAdES B-LTA)."""
+
+
 class Coverage(StrEnum):
     """How much of the file a signature's ``/ByteRange`` covers."""
 
@@ -240,8 +250,8 @@ class SignatureResult:
 
     field: str
     """The signature field's fully qualified name."""
-    kind: str
-    """``signature`` or ``document-timestamp``."""
+    kind: SignatureKind
+    """A signature, or a document time-stamp."""
     indication: Indication
     """TOTAL-PASSED, TOTAL-FAILED or INDETERMINATE (ETSI EN 319 102-1 §5.1.3)."""
     sub_indication: SubIndication | None
@@ -269,6 +279,9 @@ class SignatureResult:
     byte_range: tuple[int, ...] = ()
     notes: tuple[str, ...] = ()
     """Things worth knowing that did not change the verdict."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", SignatureKind(self.kind))
 
     @property
     def passed(self) -> bool:

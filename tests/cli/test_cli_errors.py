@@ -149,3 +149,26 @@ def test_a_module_that_fails_exits_the_same_however_it_was_named(
                       "P12", "--journal", str(tmp_path / "audit.sqlite3"), *args, env=env)
     assert signing.returncode == 3
     one_line_error(signing, f"cannot load PKCS#11 module {broken}", "not a shared library")
+
+
+def test_every_command_takes_verbose_and_says_its_exit_codes() -> None:
+    import click
+
+    import cli
+
+    def commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+        found = []
+        for name, command in group.commands.items():
+            found.append((f"{prefix} {name}", command))
+            if isinstance(command, click.Group):
+                found += commands(command, f"{prefix} {name}")
+        return found
+
+    every = commands(cli.cli, "signsvc")
+    assert len(every) >= 9
+    for name, command in every:
+        if isinstance(command, click.Group):
+            continue
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert "-v" in options, name
+    assert "Exit codes" in (cli.cli.help or "")
