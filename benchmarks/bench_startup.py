@@ -1,6 +1,6 @@
 """Command start-up: ``signsvc --help`` and friends against the bare interpreter, one run.
 
-    .venv/bin/python benchmarks/bench_startup.py [--rounds N]
+    .venv/bin/python benchmarks/bench_startup.py [--rounds N] [--old DIR]
 
 Every batch pays the start-up once, and a web e-office system that calls the command
 per document pays it per document, so ``signsvc --help`` should start like a small
@@ -11,6 +11,9 @@ cases alike:
 2. ``signsvc --help``, ``signsvc verify --help``, ``signsvc sign --help``;
 3. ``python -c "import signsvc"`` (the facade loads names only when used);
 4. what a real command imports: ``signsvc chain CERT`` on a test certificate;
+
+5. with ``--old DIR`` (a checkout of an earlier commit, e.g. ``git worktree add DIR
+   85ffd61``), that checkout's ``--help`` and ``verify --help`` in the same run;
 
 and prints the median milliseconds, each ratio to the bare interpreter (target:
 ``--help`` and ``verify --help`` within 5x), the peak RSS of each child, and the ten
@@ -80,7 +83,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20,
                         help="fresh processes per case (default 20)")
+    parser.add_argument("--old", type=Path, metavar="DIR",
+                        help="an earlier checkout to measure in the same run")
     args = parser.parse_args()
+    if args.old is not None:
+        old_cli = [PYTHON, str(args.old.resolve() / "cli.py")]
+        CASES[f"{args.old.name}: signsvc --help"] = [*old_cli, "--help"]
+        CASES[f"{args.old.name}: signsvc verify --help"] = [*old_cli, "verify", "--help"]
 
     for command in CASES.values():  # warm the page cache and the bytecode
         run_once(command)
