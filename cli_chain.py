@@ -60,8 +60,9 @@ def _read_crls(paths: tuple[Path, ...]) -> list[x509.CertificateRevocationList]:
 @click.command()
 @click.argument("cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--intermediate", "intermediates", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Intermediate certificates (PEM bundle or DER; repeatable).")
+              type=click.Path(exists=True, path_type=Path),
+              help="Intermediate certificates: PEM bundles, DER files or folders of them "
+                   "(repeatable).")
 @trust_option()
 @click.option("--crl", "crl_paths", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),

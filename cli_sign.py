@@ -57,8 +57,9 @@ if TYPE_CHECKING:
 @click.option("--pkcs12", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Sign with a PKCS#12 file instead of a token.")
 @click.option("--chain", "chain_files", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="PEM/DER intermediates to embed when the token lacks them (repeatable).")
+              type=click.Path(exists=True, path_type=Path),
+              help="PEM/DER intermediates to embed when the token lacks them: files or "
+                   "folders (repeatable).")
 @trust_option("Root certificates for collecting revocation data (B-LT, B-LTA): files "
               "or folders (repeatable).")
 @pin_options
