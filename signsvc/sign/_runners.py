@@ -28,10 +28,10 @@ from signsvc._files import remove_stale_temporaries
 from signsvc.sign.pdf import DocumentSigner, SignOptions
 from signsvc.sign.results import Level, SignResult, SignStatus
 
-__all__ = ["DEFAULT_EXECUTOR", "Executor", "Job", "Pending", "Run", "start"]
+__all__ = ["DEFAULT_EXECUTOR", "Job", "Pending", "Run", "SignExecutor", "start"]
 
-Executor = Literal["thread", "process"]
-DEFAULT_EXECUTOR: Executor = (
+SignExecutor = Literal["thread", "process"]
+DEFAULT_EXECUTOR: SignExecutor = (
     "process" if "fork" in multiprocessing.get_all_start_methods() else "thread")
 """Measured (benchmarks/bench_sign.py): preparing PDFs is CPU-bound Python, so worker
 threads contend for the GIL and run slower than one thread, while forked worker
@@ -49,7 +49,7 @@ class Job:
 
 
 def start(pending: Pending, key: KeySigner, options: SignOptions, jobs: int,
-          executor: Executor) -> Run:
+          executor: SignExecutor) -> Run:
     """Sign the pending jobs in this thread (one job, or ``jobs == 1``), in worker
     threads, or in worker processes."""
     if jobs == 1 or len(pending.jobs) <= 1:

@@ -42,14 +42,14 @@ from signsvc._files import sha256_hex
 from signsvc._inputs import InputFile
 from signsvc.appearance.profiles import AppearanceMaker
 from signsvc.errors import BadInputError, OutputError, SignsvcError
-from signsvc.sign._runners import DEFAULT_EXECUTOR, Executor, Job, Pending, start
+from signsvc.sign._runners import DEFAULT_EXECUTOR, Job, Pending, SignExecutor, start
 from signsvc.sign.journal import AuditJournal
 from signsvc.sign.pdf import SignKeywords, SignOptions
 from signsvc.sign.reconnect import ReconnectingKey, TokenEvent
 from signsvc.sign.results import SignResult, SignStatus
 from signsvc.tokens import PinSource
 
-__all__ = ["DEFAULT_EXECUTOR", "Executor", "Job", "plan_outputs", "sign_batch", "sign_iter"]
+__all__ = ["DEFAULT_EXECUTOR", "Job", "SignExecutor", "plan_outputs", "sign_batch", "sign_iter"]
 
 # After these, every further document would fail the same way (or worse: a PIN
 # retried by a context-specific login would count down the token's tries).
@@ -101,7 +101,7 @@ def sign_batch(
     *,
     suffix: str | None = None,
     jobs: int = 1,
-    executor: Executor = DEFAULT_EXECUTOR,
+    executor: SignExecutor = DEFAULT_EXECUTOR,
     resume: bool = False,
     progress: Callable[[SignResult], None] | None = None,
     journal: AuditJournal | None = None,
@@ -134,7 +134,7 @@ def sign_iter(
     *,
     suffix: str | None = None,
     jobs: int = 1,
-    executor: Executor = DEFAULT_EXECUTOR,
+    executor: SignExecutor = DEFAULT_EXECUTOR,
     resume: bool = False,
     journal: AuditJournal | None = None,
     token_timeout: float = 0.0,

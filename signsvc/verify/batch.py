@@ -70,7 +70,7 @@ __all__ = [
     "verify_iter",
 ]
 
-Executor = Literal["process", "inline"]
+VerifyExecutor = Literal["process", "inline"]
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds per document. A one-page decision verifies in milliseconds and a 50 MB
@@ -97,7 +97,7 @@ def verify_batch(
     *,
     trust: TrustStore,
     jobs: int | None = None,
-    executor: Executor | None = None,
+    executor: VerifyExecutor | None = None,
     at: datetime | None = None,
     policy: str | ValidationPolicy = "default",
     revocation: RevocationMode = "soft-fail",
@@ -122,7 +122,7 @@ def verify_iter(
     *,
     trust: TrustStore,
     jobs: int | None = None,
-    executor: Executor | None = None,
+    executor: VerifyExecutor | None = None,
     at: datetime | None = None,
     policy: str | ValidationPolicy = "default",
     revocation: RevocationMode = "soft-fail",
@@ -192,7 +192,7 @@ def verify_iter(
 
 
 def _run(paths: Iterable[str | os.PathLike[str]], verify_one: VerifyOne, *, jobs: int,
-         executor: Executor, timeout: float | None, memory_limit: int | None,
+         executor: VerifyExecutor, timeout: float | None, memory_limit: int | None,
          resume: bool, store: VerifyStore | str | os.PathLike[str] | None, params: str,
          progress: Callable[[DocumentResult], None] | None,
          ) -> Generator[DocumentResult, None, None]:
