@@ -272,10 +272,8 @@ def run(group: click.Group, argv: Sequence[str] | None) -> None:
     except KeyboardInterrupt:
         click.echo("signsvc: interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        # Output piped into `head`: not an error of ours. Silence the flush at exit.
-        sys.stdout = open(os.devnull, "w")
-        sys.exit(ExitCode.OK)
+    # A closed output pipe (``| head``) never reaches here: click's main() exits 1
+    # for it, quietly (the work may be unfinished, so not 0).
     except Exception as exc:
         code = exit_code_for(exc)
         if _state["verbose"]:
