@@ -229,7 +229,10 @@ def sign(
             if as_json:
                 click.echo(json.dumps(result.to_json(), ensure_ascii=False))
             elif result.status is SignStatus.FAILED:
-                click.echo(f"FAILED   {result.input}: {result.error}")
+                # The error names the file already when it is about the input.
+                error = result.error or ""
+                named = error.startswith(f"{result.input}: ")
+                click.echo(f"FAILED   {error if named else f'{result.input}: {error}'}")
             else:
                 click.echo(f"{result.status:<8} {result.input} -> {result.output}")
     click.echo(f"{counts[SignStatus.SIGNED]} signed, {counts[SignStatus.SKIPPED]} skipped, "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -92,6 +93,11 @@ def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
         from signsvc.verify.reports import report_format
 
         report_format(report)  # an unknown suffix fails now, not after the batch
+        folder = report.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            # Found out now, not after verifying thousands of documents.
+            raise click.BadParameter(f"{report}: cannot write into {folder}",
+                                     param_hint="--report")
     trust = TrustStore.from_paths(trust_paths) if trust_paths else TrustStore.user()
     if not len(trust):
         raise click.UsageError("no trust anchor: give --trust FILE|DIR or add one with "

@@ -144,7 +144,8 @@ def write_report(
                 write_html(out, documents, summary=counts, title=title,
                            generated_at=generated_at, trust=anchors, policy=policy)
     except OSError as exc:
-        raise OutputError(exc.strerror or str(exc), path=path) from exc
+        raise OutputError(f"cannot write the report: {exc.strerror or exc}",
+                          path=path) from exc
 
 
 @contextlib.contextmanager

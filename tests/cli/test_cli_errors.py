@@ -172,3 +172,21 @@ def test_every_command_takes_verbose_and_says_its_exit_codes() -> None:
         options = {opt for param in command.params for opt in getattr(param, "opts", [])}
         assert "-v" in options, name
     assert "Exit codes" in (cli.cli.help or "")
+
+
+def test_an_unwritable_report_is_refused_before_the_batch(tmp_path: Path) -> None:
+    done = signsvc("verify", str(SAMPLE), "--trust", str(G2), "--report",
+                   "/proc/signsvc-test/report.html", "--store", str(tmp_path / "s.sqlite3"))
+    assert done.returncode == 2
+    one_line_error(done, "/proc/signsvc-test/report.html", "cannot write into")
+    assert done.stdout == ""  # nothing was verified
+    assert not (tmp_path / "s.sqlite3").exists()
+
+
+def test_a_failed_document_is_one_line_naming_it_once(tmp_path: Path) -> None:
+    broken = tmp_path / "hong.pdf"
+    broken.write_bytes(b"%PDF-1.7\nnot really\n")
+    done = sign_with_pkcs12(tmp_path, str(broken), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1
+    [failed] = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
+    assert failed.count(str(broken)) == 1, failed
