@@ -7,7 +7,11 @@ for RSA, a DER ``ECDSA-Sig-Value`` for EC (RFC 5480 §2.2 / RFC 5652 use the DER
 
 Example::
 
-    >>> signature = key.sign(b"data", hash_algorithm="sha256")  # doctest: +SKIP
+    >>> from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    >>> from cryptography.hazmat.primitives.hashes import SHA256
+    >>> from drivers import Pkcs12Key
+    >>> key = Pkcs12Key.load("certs_test/official-rsa2048.p12", "1234")  # or a TokenKey
+    >>> signature = key.sign(b"data", hash_algorithm="sha256")
     >>> key.certificate.public_key().verify(signature, b"data", PKCS1v15(), SHA256())
 """
 

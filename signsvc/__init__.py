@@ -6,7 +6,7 @@ Example::
     >>> with signsvc.open_token_key(label="Nguyễn Văn A", pin=ask_pin) as key:  # doctest: +SKIP
     ...     signsvc.sign_pdf("quyet-dinh.pdf", "quyet-dinh-da-ky.pdf", key, level="B-T",
     ...                      tsa_url="http://tsa.example.vn")
-    >>> store = signsvc.TrustStore.vn()  # doctest: +SKIP
+    >>> store = signsvc.TrustStore.from_paths(["roots/"])  # doctest: +SKIP
     >>> signsvc.verify_pdf("quyet-dinh-da-ky.pdf", trust=store).passed  # doctest: +SKIP
     True
 

@@ -4,7 +4,7 @@ Example::
 
     >>> from signsvc.sign.reconnect import ReconnectingKey
     >>> key = ReconnectingKey(token_key, pin=ask_pin)  # doctest: +SKIP
-    >>> try:
+    >>> try:  # doctest: +SKIP
     ...     signature = key.sign(data)
     ... except TokenRemovedError as exc:
     ...     key.recover(120, notify=lambda event: print(event.text()))

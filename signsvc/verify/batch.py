@@ -2,8 +2,8 @@
 
 Example::
 
-    >>> from signsvc import TrustStore
-    >>> from signsvc.verify.batch import VerifyStore, collect_pdfs, verify_iter
+    >>> from signsvc import TrustStore, collect_pdfs
+    >>> from signsvc.verify.batch import VerifyStore, verify_iter
     >>> trust = TrustStore.from_paths(["certs_test/gov-root-g2.crt.pem"])  # doctest: +SKIP
     >>> with VerifyStore.open(".signsvc-verify.sqlite3") as store:  # doctest: +SKIP
     ...     for result in verify_iter(collect_pdfs(["inbox/"]), trust=trust,
