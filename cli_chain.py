@@ -27,6 +27,7 @@ from cli_common import (
     at_option,
     json_option,
     online_option,
+    policy_options,
     read_certificates,
     trust_option,
     verbose_option,
@@ -71,11 +72,7 @@ def _read_crls(paths: tuple[Path, ...]) -> list[x509.CertificateRevocationList]:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="OCSP responses, DER (repeatable).")
 @at_option
-@click.option("--policy", default="default", show_default=True,
-              type=click.Choice(["default", "historical"]),
-              help="historical accepts SHA-1 and small RSA keys (reported).")
-@click.option("--revocation", default="soft-fail", show_default=True,
-              type=click.Choice(["hard-fail", "soft-fail", "off"]))
+@policy_options
 @online_option
 @json_option("Print the result as JSON.")
 @verbose_option

@@ -45,6 +45,7 @@ __all__ = [
     "online_option",
     "pin_options",
     "pin_source",
+    "policy_options",
     "read_certificates",
     "read_secret",
     "run",
@@ -141,6 +142,20 @@ def jobs_option(help: str, *, default: int | None = None, maximum: int = 256
     """``--jobs N``: documents handled in parallel."""
     return click.option("--jobs", default=default, show_default=default is not None,
                         type=click.IntRange(1, maximum), help=help)
+
+
+def policy_options(function: F) -> F:
+    """``--policy default|historical`` and ``--revocation hard-fail|soft-fail|off``:
+    how strict a validation is, the same words for ``chain`` and ``verify``."""
+    function = click.option(
+        "--revocation", default="soft-fail", show_default=True,
+        type=click.Choice(["hard-fail", "soft-fail", "off"]),
+        help="Missing revocation data: hard-fail refuses (INDETERMINATE), soft-fail "
+             "accepts with a note, off does not look.")(function)
+    return click.option(
+        "--policy", default="default", show_default=True,
+        type=click.Choice(["default", "historical"]),
+        help="historical accepts SHA-1 and small RSA keys (reported).")(function)
 
 
 def online_option(function: F) -> F:

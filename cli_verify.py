@@ -34,6 +34,7 @@ from cli_common import (
     jobs_option,
     json_option,
     online_option,
+    policy_options,
     trust_option,
     verbose_option,
 )
@@ -51,11 +52,7 @@ every document ever verified."""
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @trust_option()
-@click.option("--policy", default="default", show_default=True,
-              type=click.Choice(["default", "historical"]),
-              help="historical accepts SHA-1 and small RSA keys (reported).")
-@click.option("--revocation", default="soft-fail", show_default=True,
-              type=click.Choice(["hard-fail", "soft-fail", "off"]))
+@policy_options
 @online_option
 @at_option
 @jobs_option("Worker processes. Default: one per core.")

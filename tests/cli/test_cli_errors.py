@@ -190,3 +190,12 @@ def test_a_failed_document_is_one_line_naming_it_once(tmp_path: Path) -> None:
     assert done.returncode == 1
     [failed] = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
     assert failed.count(str(broken)) == 1, failed
+
+
+def test_the_revocation_choices_are_the_library_modes() -> None:
+    import cli
+    from signsvc.pki import REVOCATION_MODES
+
+    for name in ("chain", "verify"):
+        [option] = [p for p in cli.cli.commands[name].params if p.name == "revocation"]
+        assert tuple(option.type.choices) == REVOCATION_MODES, name  # type: ignore[attr-defined]
