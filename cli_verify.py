@@ -75,8 +75,9 @@ def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
            as_json: bool) -> None:
     """Verify the signatures of PDF documents (PAdES; ETSI EN 319 102-1 verdicts).
 
-    PATHS are PDF files or folders (searched recursively for *.pdf). Exit 0 when every
-    document is TOTAL-PASSED, 1 otherwise, 2 on usage or bad input.
+    PATHS are PDF files or folders (every *.pdf under them; symbolic links are
+    followed only inside the folder). Exit 0 when every document is TOTAL-PASSED, 1
+    otherwise, 2 on usage or bad input.
     """
     # pyHanko logs a traceback (WARNING) for every modification its difference
     # analysis rejects; the verdict already says so, in words.
