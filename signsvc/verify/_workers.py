@@ -65,6 +65,25 @@ def error_result(path: Path, error: str, error_type: str, *, size: int | None = 
                           error_type=error_type, seconds=seconds)
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A worker's answer for one document."""
+
+    result: DocumentResult
+    line: str | None
+    """The result's ``--json`` line, made in the worker (None: the parent makes it)."""
+    recycle: bool
+    """This worker must not take another document (after a MemoryError)."""
+
+
+@dataclass(frozen=True)
+class _SetupFailed:
+    """A worker could not verify anything: the arguments are unusable."""
+
+    reason: str
+    argument: str | None
+
+
 class _Worker:
     def __init__(self, process: Any, conn: Connection) -> None:
         self.process = process
@@ -174,8 +193,9 @@ class Workers:
             except (EOFError, OSError):
                 message = None
             except Exception as exc:  # a result that does not unpickle
-                message = ("done", error_result(job.path, f"unreadable result: {exc}",
-                                                type(exc).__name__, size=job.size), None, True)
+                message = _Verified(error_result(job.path, f"unreadable result: {exc}",
+                                                 type(exc).__name__, size=job.size),
+                                    None, recycle=True)
             now = time.monotonic()
             if message is None:
                 worker.queue.popleft()
@@ -184,14 +204,13 @@ class Workers:
                     job.path, _death(worker.process.exitcode), "WorkerCrashError",
                     size=job.size, seconds=now - worker.started), None))
                 break
-            if message[0] == "setup":
+            if isinstance(message, _SetupFailed):
                 self.close()
-                raise ValidationSetupError(message[1], argument=message[2])
-            _, result, line, recycle = message
+                raise ValidationSetupError(message.reason, argument=message.argument)
             worker.queue.popleft()
             worker.started = now
-            ended.append((job, result, line))
-            if recycle:
+            ended.append((job, message.result, message.line))
+            if message.recycle:
                 self._retire(worker)
                 break
         return ended
@@ -300,7 +319,7 @@ def _worker_main(conn: Connection, inherited: list[Connection], parent: int,
         try:
             result = verify_one(path)
         except ValidationSetupError as exc:
-            conn.send(("setup", exc.reason, exc.argument))
+            conn.send(_SetupFailed(exc.reason, exc.argument))
             return
         except MemoryError:
             limit = f" ({memory_limit >> 20} MiB per document)" if memory_limit else ""
@@ -319,12 +338,12 @@ def _worker_main(conn: Connection, inherited: list[Connection], parent: int,
             # The JSON line is made here, in parallel, not in the one parent process
             # every result goes through (it costs more than the pickling).
             line = json.dumps(result.to_json(), ensure_ascii=False)
-            conn.send(("done", result, line, recycle))
+            conn.send(_Verified(result, line, recycle))
         except (OSError, ValueError):
             return
         except Exception as exc:  # the result does not pickle
-            conn.send(("done", error_result(path, f"result not transferable: {exc}",
-                                            type(exc).__name__), None, True))
+            conn.send(_Verified(error_result(path, f"result not transferable: {exc}",
+                                             type(exc).__name__), None, recycle=True))
             return
         if recycle:
             return
