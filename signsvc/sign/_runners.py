@@ -162,6 +162,23 @@ class _KeyInfo:
 
 
 @dataclass(frozen=True)
+class _SignRequest:
+    """A worker asks the parent, which holds the token, for one signature; the answer
+    is the signature's bytes or :class:`_Refused`."""
+
+    data: bytes
+    hash_algorithm: str
+    pss: bool
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """The parent's token refused to sign (the parent keeps the exception)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class _Done:
     """A worker's answer for one document."""
 
@@ -188,11 +205,11 @@ class _RemoteKey:
         self.key_size = info.key_size
 
     def sign(self, data: bytes, *, hash_algorithm: str = "sha256", pss: bool = False) -> bytes:
-        self._conn.send(("sign", data, hash_algorithm, pss))
-        kind, payload = self._conn.recv()
-        if kind != "signature":
-            raise _RemoteSignError(payload)
-        return bytes(payload)
+        self._conn.send(_SignRequest(data, hash_algorithm, pss))
+        answer = self._conn.recv()
+        if isinstance(answer, _Refused):
+            raise _RemoteSignError(answer.message)
+        return bytes(answer)
 
 
 def _der(cert: x509.Certificate) -> bytes:
@@ -277,14 +294,14 @@ def _run_processes(pending: Pending, key: KeySigner, options: SignOptions,
                                              error=f"{job.input}: worker process died",
                                              error_type="WorkerError")
                         continue
-                    if not isinstance(message, _Done):
-                        _, data, hash_algorithm, pss = message
+                    if isinstance(message, _SignRequest):
                         try:
-                            conn.send(("signature", key.sign(
-                                data, hash_algorithm=hash_algorithm, pss=pss)))
+                            conn.send(key.sign(message.data,
+                                               hash_algorithm=message.hash_algorithm,
+                                               pss=message.pss))
                         except TokenError as exc:
                             token_error[conn] = exc
-                            conn.send(("error", str(exc)))
+                            conn.send(_Refused(str(exc)))
                         continue
                     job = current.pop(conn)
                     result = message.result
