@@ -113,7 +113,7 @@ def tokens(
     else:
         for line in signsvc.tokens.inventory_text(report):
             click.echo(line)
-    failed = [m for m in report.modules if m.error and m.named]
+    failed = [m for m in report.modules if m.error and m.candidate.named]
     sys.exit(ExitCode.TOKEN if failed else ExitCode.OK)
 
 

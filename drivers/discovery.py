@@ -35,6 +35,8 @@ from drivers.errors import ConfigFileError
 
 __all__ = ["ModuleCandidate", "VendorProfile", "discover_modules", "vendor_profiles"]
 
+NAMED_SOURCES = frozenset({"explicit", "env", "config"})
+"""The :attr:`ModuleCandidate.source` values of modules the user named."""
 ENV_MODULE = "SIGNSVC_PKCS11_MODULE"
 ENV_CONFIG = "SIGNSVC_CONFIG"
 
@@ -61,6 +63,12 @@ class ModuleCandidate:
     """Where it came from: ``explicit``, ``env``, ``config``, ``p11-kit`` or ``vendor``."""
     vendor: str | None
     """Display name of the matching vendor profile, if any."""
+
+    @property
+    def named(self) -> bool:
+        """The user named this module (``--module``, ``SIGNSVC_PKCS11_MODULE``, the
+        config file): a failure to load it is an error, not a module to skip."""
+        return self.source in NAMED_SOURCES
 
 
 def _platform_key(platform: str | None = None) -> str:

@@ -127,10 +127,6 @@ def load_module(path: str | Path) -> Pkcs11Module:
     return module
 
 
-NAMED_SOURCES = frozenset({"explicit", "env", "config"})
-"""The :attr:`ModuleCandidate.source` values of modules the user named."""
-
-
 @dataclass(frozen=True)
 class LoadedCandidate:
     """A module :func:`load_discovered` tried to load: the module, or why it failed."""
@@ -152,7 +148,7 @@ class LoadedCandidate:
         ``SIGNSVC_PKCS11_MODULE`` variable or the config file. A failure to load one
         is an error, the same whichever way it was named; a module found on its own
         (p11-kit registry, vendor profiles) that fails is skipped."""
-        return self.candidate.source in NAMED_SOURCES
+        return self.candidate.named
 
     def module_or_raise(self) -> Pkcs11Module:
         """The loaded module.

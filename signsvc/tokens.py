@@ -41,7 +41,7 @@ from drivers import (
     TokenError,
     TokenInfo,
 )
-from drivers.module import NAMED_SOURCES, selection_text
+from drivers.module import selection_text
 
 __all__ = [
     "Inventory",
@@ -102,12 +102,6 @@ class ModuleReport:
     """Why it could not be loaded or enumerated."""
     error_exception: TokenError | None = field(default=None, repr=False, compare=False)
     """The error itself, for callers choosing an exit code."""
-
-    @property
-    def named(self) -> bool:
-        """The user named this module (``--module``, ``SIGNSVC_PKCS11_MODULE``, the
-        config file): its failure is an error, not a module to skip."""
-        return self.candidate.source in NAMED_SOURCES
 
 
 @dataclass(frozen=True)

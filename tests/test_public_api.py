@@ -81,17 +81,16 @@ def _classes_in(hint: object) -> list[type]:
 
 def test_public_signatures_use_only_public_types() -> None:
     import dataclasses
+    import importlib
     import inspect
     import typing
 
     public = _public_names()
     # Names some modules import only under TYPE_CHECKING resolve from the public ones.
-    namespace = {name: getattr(__import__(package, fromlist=["__all__"]), name)
-                 for package in PUBLIC_PACKAGES
-                 for name in __import__(package, fromlist=["__all__"]).__all__}
+    modules = [importlib.import_module(package) for package in PUBLIC_PACKAGES]
+    namespace = {name: getattr(module, name) for module in modules for name in module.__all__}
     offenders = []
-    for package in PUBLIC_PACKAGES:
-        module = __import__(package, fromlist=["__all__"])
+    for package, module in zip(PUBLIC_PACKAGES, modules, strict=True):
         for name in module.__all__:
             obj = getattr(module, name)
             targets = [obj] if inspect.isfunction(obj) else []

@@ -152,17 +152,30 @@ def read_certificates(paths: Iterable[str | os.PathLike[str]]) -> list[x509.Cert
     Raises:
         BadInputError: a path cannot be read or holds no certificate (naming it).
     """
-    found: list[x509.Certificate] = []
+    return [cert for _, certs in _certificate_files(paths) for cert in certs]
+
+
+def _certificate_files(
+    paths: Iterable[str | os.PathLike[str]],
+) -> Iterator[tuple[Path, list[x509.Certificate]]]:
+    """(file, its certificates) for each file of these paths, folders expanded: the
+    one reader behind :func:`read_certificates` and :meth:`TrustStore.from_paths`.
+
+    Raises:
+        BadInputError: a path is missing or unreadable, a file too large or holding no
+            certificate (naming it).
+    """
     for raw in paths:
         path = Path(raw).expanduser()
+        if not path.exists():
+            raise BadInputError("no such file or directory", path=path)
         try:
             for file in _files_under(path):
                 if file.stat().st_size > _MAX_FILE_BYTES:
                     raise BadInputError("file too large for a certificate bundle", path=file)
-                found += load_certificates(file.read_bytes(), path=file)
+                yield file, load_certificates(file.read_bytes(), path=file)
         except OSError as exc:
             raise BadInputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
-    return found
 
 
 def _files_under(path: Path) -> list[Path]:
@@ -220,18 +233,11 @@ class TrustStore:
             TrustError: a path does not exist or a file holds no certificate.
         """
         anchors: list[TrustAnchor] = []
-        for raw in paths:
-            path = Path(raw).expanduser()
-            if not path.exists():
-                raise TrustError("no such file or directory", path=path)
-            for file in _files_under(path):
-                if file.stat().st_size > _MAX_FILE_BYTES:
-                    raise TrustError("file too large for a certificate bundle", path=file)
-                try:
-                    certs = load_certificates(file.read_bytes(), path=file)
-                except BadInputError as exc:
-                    raise TrustError(exc.reason, path=file) from exc
+        try:
+            for file, certs in _certificate_files(paths):
                 anchors.extend(cls.from_certificates(certs, source=file))
+        except BadInputError as exc:
+            raise TrustError(exc.reason, path=exc.path) from exc
         return cls(anchors)
 
     @classmethod

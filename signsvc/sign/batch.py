@@ -187,8 +187,11 @@ def sign_iter(
         recoverable = signer
     elif token_timeout > 0 and isinstance(signer, TokenKey):
         key = recoverable = ReconnectingKey(signer, pin=pin, keep_pin=keep_pin)
+    made: set[Path] = set()
+    """Output folders that exist (out_dir, and the sub-folders mirrored under it)."""
     if out_dir is not None:
         _make_folder(Path(out_dir))
+        made.add(Path(out_dir))
     batch_id = uuid.uuid4().hex[:12]
     certificate = signer.certificate
 
@@ -204,9 +207,10 @@ def sign_iter(
         if isinstance(item, SignResult):
             yield finish(item)
             continue
-        if out_dir is not None and item.output.parent != Path(out_dir):
+        if out_dir is not None and item.output.parent not in made:
             try:
                 _make_folder(item.output.parent)
+                made.add(item.output.parent)
             except OutputError as exc:
                 yield finish(SignResult(input=item.input, output=None,
                                         status=SignStatus.FAILED, error=str(exc),

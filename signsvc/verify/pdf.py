@@ -99,14 +99,11 @@ _CACHE_LIMIT = 4096
 
 class _Loader:
     """Parsed CRLs by DER, kept across documents (a batch from one organisation
-    repeats the same few), and certificates from the one cache by DER,
+    repeats the same few). Certificates come from the one cache by DER,
     :meth:`ValidationCache.certificate`."""
 
     def __init__(self) -> None:
         self.crls: dict[bytes, x509.CertificateRevocationList | None] = {}
-
-    def cert(self, der: bytes) -> x509.Certificate:
-        return DEFAULT_CACHE.certificate(der)
 
     def crl(self, der: bytes) -> x509.CertificateRevocationList | None:
         if der not in self.crls:
@@ -236,7 +233,7 @@ def _certs(ders: Iterable[bytes]) -> list[x509.Certificate]:
     out = []
     for der in ders:
         try:
-            out.append(_LOADER.cert(der))
+            out.append(DEFAULT_CACHE.certificate(der))
         except ValueError:
             continue
     return out
@@ -359,7 +356,7 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
 
     try:
         check = check_signed_data(load_signed_data(contents),
-                                  None if is_ts else range_digest, _LOADER.cert)
+                                  None if is_ts else range_digest, DEFAULT_CACHE.certificate)
         if check.content_type != ("tst_info" if is_ts else "data"):
             raise CmsFormatError(f"encapsulated content type {check.content_type}")
         digest_ok = check.digest_ok
@@ -469,7 +466,8 @@ def _signature_timestamp(
     """RFC 3161 token in the unsigned attributes (ETSI EN 319 122-1 §5.3)."""
     assert check.timestamp_token is not None
     try:
-        token = check_signed_data(load_signed_data(check.timestamp_token), None, _LOADER.cert)
+        token = check_signed_data(load_signed_data(check.timestamp_token), None,
+                                  DEFAULT_CACHE.certificate)
         info = tst_info(token)
     except CmsFormatError as exc:
         return TimestampResult(None, False, None, f"unreadable time-stamp token: {exc}")
