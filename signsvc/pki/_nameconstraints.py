@@ -41,11 +41,32 @@ def _dn_within(subject: NameKey, base: NameKey) -> bool:
     return len(subject) >= len(base) and subject[: len(base)] == base
 
 
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+MAX_NAME_CHECKS = 1 << 16
+"""Most (name, subtree) comparisons one certificate may cost (names times subtrees).
+Real certificates need a few dozen; more is refused as a denial of service."""
+
+
+def _valid_host(host: str, *, wildcard: bool = False) -> bool:
+    """A DNS name in preferred name syntax (RFC 5280 §4.2.1.6, RFC 1034 §3.5), with an
+    optional wildcard label ``*`` as the whole leftmost label when ``wildcard``."""
+    if not host or len(host) > 253:
+        return False
+    labels = host.lower().split(".")
+    if wildcard and labels[0] == "*" and len(labels) > 1:
+        labels = labels[1:]
+    return all(
+        0 < len(label) <= 63 and not label.startswith("-") and not label.endswith("-")
+        and set(label) <= _LABEL_CHARS
+        for label in labels
+    )
+
+
 def _host_within(host: str, base: str) -> bool:
     # dNSName: "example.com" covers itself and every subdomain (RFC 5280 §4.2.1.10).
     # A leading "." (URI and rfc822 host forms) covers subdomains only.
-    host = host.lower().rstrip(".")
-    base = base.lower().rstrip(".")
+    host = host.lower()
+    base = base.lower()
     if not base:
         return True
     if base.startswith("."):
@@ -53,11 +74,52 @@ def _host_within(host: str, base: str) -> bool:
     return host == base or host.endswith("." + base)
 
 
+def _wildcard_overlaps(rest: str, base: str) -> bool:
+    """Could a name matched by ``*.rest`` (one label, then ``rest``) fall inside ``base``?"""
+    base = base.lower()
+    if _host_within(rest, base.lstrip(".")):
+        return True  # every name it matches is inside
+    # "bad.rest": the wildcard matches that very host ("x.bad.rest" it cannot match).
+    head, _, tail = base.partition(".")
+    return bool(head) and tail == rest
+
+
+def _dns_problem(name: str, bases: list[x509.GeneralName]) -> str | None:
+    if not _valid_host(name, wildcard=True):
+        return f"dNSName {name!r} is not a valid host name"
+    for base in bases:
+        text = str(base.value)
+        if not _valid_host(text.removeprefix("."), wildcard=False) and text:
+            return f"dNSName constraint {text!r} is not a valid host name"
+    return None
+
+
+def _valid_mailbox(mail: str) -> bool:
+    local, at, host = mail.rpartition("@")
+    return bool(at and local and "@" not in local and not local.startswith(".")
+                and not local.endswith(".") and ".." not in local
+                and all(33 <= ord(c) < 127 for c in local) and _valid_host(host))
+
+
+def _mail_problem(name: str, bases: list[x509.GeneralName]) -> str | None:
+    if not _valid_mailbox(name):
+        return f"rfc822Name {name!r} is not a valid mailbox"
+    for base in bases:
+        text = str(base.value)
+        ok = _valid_mailbox(text) if "@" in text else _valid_host(text.removeprefix("."))
+        if not ok:
+            return f"rfc822Name constraint {text!r} is malformed"
+    return None
+
+
 def _mail_within(mail: str, base: str) -> bool:
     # rfc822Name constraints: a full mailbox, a host ("example.com": that host only), or a
-    # domain (".example.com": any host below it) — RFC 5280 §4.2.1.10.
+    # domain (".example.com": any host below it) — RFC 5280 §4.2.1.10. The local part
+    # is case-sensitive (RFC 5321 §2.4), the host is not.
     if "@" in base:
-        return mail.lower() == base.lower()
+        local, _, host = mail.rpartition("@")
+        b_local, _, b_host = base.rpartition("@")
+        return local == b_local and host.lower() == b_host.lower()
     host = mail.rpartition("@")[2].lower()
     base = base.lower()
     if base.startswith("."):
@@ -119,8 +181,9 @@ class NameConstraintState:
         """No constraint has been seen yet (the common case: skip all work)."""
         return not self.permitted and not self.excluded
 
-    def check(self, info: CertInfo) -> str | None:
-        """RFC 5280 §6.1.3 (b)-(c): None if ``info``'s names are allowed, else why not."""
+    def check(self, info: CertInfo) -> tuple[str, str] | None:
+        """RFC 5280 §6.1.3 (b)-(c): None if ``info``'s names are allowed, else the rule
+        id and why not."""
         names: list[tuple[x509.GeneralName, NameKey | None]] = []
         if info.subject_key:
             names.append((x509.DirectoryName(info.cert.subject), info.subject_key))
@@ -132,18 +195,70 @@ class NameConstraintState:
             # RFC 5280 §4.2.1.10: without an rfc822Name in subjectAltName, e-mail
             # addresses in the subject DN are checked against rfc822Name constraints.
             names.extend((x509.RFC822Name(m), None) for m in info.emails_in_dn)
+        cost = len(names) * (
+            sum(len(v) for v in self.excluded.values())
+            + sum(len(v) for level in self.permitted for v in level.values())
+        )
+        if cost > MAX_NAME_CHECKS:
+            return ("name-constraints-budget",
+                    f"{len(names)} names against the path's name constraints would take "
+                    f"{cost:,} comparisons (at most {MAX_NAME_CHECKS:,}): refused rather "
+                    "than risk a denial of service")
         for name, dn in names:
             kind = _type_of(name)
-            for base in self.excluded.get(kind, ()):
-                if kind not in _SUPPORTED or _within(name, base, dn):
-                    return f"name {_show(name)} is in an excluded subtree ({_show(base)})"
-            for level in self.permitted:
-                bases = level.get(kind)
-                if bases is None:
-                    continue
-                if kind not in _SUPPORTED or not any(_within(name, b, dn) for b in bases):
-                    return f"name {_show(name)} is not in the permitted subtrees"
+            excluded = self.excluded.get(kind, [])
+            constraining = [lv[kind] for lv in self.permitted if kind in lv]
+            if not excluded and not constraining:
+                continue
+            if kind not in _SUPPORTED:
+                # §4.2.1.10: a constrained form we cannot process must be rejected.
+                return ("name-constraints",
+                        f"name {_show(name)} is of a form whose constraints signsvc "
+                        "cannot process")
+            problem = _syntax_problem(name, [*excluded, *(b for lv in constraining for b in lv)])
+            if problem is not None:
+                return ("name-constraints", f"cannot be checked: {problem}")
+            for base in excluded:
+                if _excluded(name, base, dn):
+                    return ("name-constraints",
+                            f"name {_show(name)} is in an excluded subtree ({_show(base)})")
+            for bases in constraining:
+                if not any(_within(name, b, dn) for b in bases):
+                    return ("name-constraints",
+                            f"name {_show(name)} is not in the permitted subtrees")
         return None
+
+
+def _syntax_problem(name: x509.GeneralName, bases: list[x509.GeneralName]) -> str | None:
+    """Why ``name`` or a constraint on its form cannot be compared, if it cannot: a
+    malformed name could otherwise slip past a subtree it belongs to."""
+    if isinstance(name, x509.DNSName):
+        return _dns_problem(name.value, bases)
+    if isinstance(name, x509.RFC822Name):
+        return _mail_problem(name.value, bases)
+    if isinstance(name, x509.UniformResourceIdentifier):
+        host = urlsplit(name.value).hostname
+        if host and not _valid_host(host) and not _is_ip(host):
+            return f"URI {name.value!r} has an invalid host"
+    return None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _excluded(name: x509.GeneralName, base: x509.GeneralName, dn: NameKey | None) -> bool:
+    if isinstance(name, x509.DNSName) and isinstance(base, x509.DNSName):
+        host = name.value.lower()
+        if host.startswith("*."):
+            # A wildcard is excluded when any name it matches would be (RFC 6125 §6.4.3
+            # matching; RFC 5280 §4.2.1.10 excludes each such name).
+            return _wildcard_overlaps(host[2:], base.value)
+    return _within(name, base, dn)
 
 
 def _show(name: x509.GeneralName) -> str:

@@ -144,6 +144,7 @@ class CertInfo:
         "path_len",
         "policies",
         "policy_mappings",
+        "profile",
         "require_explicit",
         "san",
         "self_issued",
@@ -164,6 +165,8 @@ class CertInfo:
         self.not_before: datetime = cert.not_valid_before_utc
         self.not_after: datetime = cert.not_valid_after_utc
         self.error: str | None = None
+        self.profile: tuple[Any, ...] | None = None
+        """RFC 5280 §4 profile issues, computed on first use (:mod:`signsvc.pki._profile`)."""
         self._read_key()
         self._read_signature_algorithm()
         self._read_extensions()

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from signsvc.errors import ValidationSetupError
+from signsvc.pki._profile import AUDITED_BREACHES
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -82,6 +83,15 @@ class ValidationPolicy:
     accept_weak: bool = False
     """Accept weak hashes and short keys (down to :attr:`floor_bits`) at any time,
     noting it in the result: the ``historical`` policy."""
+    relax_profile: bool = False
+    """Certificate profile rules that real old CAs broke (missing key identifiers,
+    serial numbers over 20 octets; :mod:`signsvc.pki._profile`) become notes instead of
+    failures. Cryptographic rules and name constraints never relax."""
+    accepted_breaches: frozenset[tuple[str, str]] = AUDITED_BREACHES
+    """(certificate SHA-256 in upper-case hex, rule id) pairs accepted with a note:
+    known profile breaches of specific real certificates (the Vietnamese time-stamping
+    certificates, :data:`signsvc.pki._profile.AUDITED_BREACHES`). Empty it for a
+    policy that accepts no exception."""
     retroactive_key_compromise: bool = False
     """Treat a revocation for keyCompromise / cACompromise as effective from the start:
     such a certificate fails even for a time before its revocation date."""
@@ -152,9 +162,11 @@ def _key_facts(
 DEFAULT_POLICY = ValidationPolicy(name="default")
 """SHA-1 and RSA/DSA keys under 2048 bits refused for anything relied on from 2014-01-01."""
 
-HISTORICAL_POLICY = ValidationPolicy(name="historical", accept_weak=True)
-"""Accepts SHA-1 and RSA/DSA keys from 1024 bits at any time, noting each use: for old
-documents signed under the legacy G1 hierarchy. MD5 and shorter keys stay refused."""
+HISTORICAL_POLICY = ValidationPolicy(name="historical", accept_weak=True, relax_profile=True)
+"""Accepts SHA-1 and RSA/DSA keys from 1024 bits at any time, and the certificate
+profile breaches of old CAs (missing key identifiers, long serial numbers), noting each
+use: for old documents signed under the legacy G1 hierarchy. MD5 and shorter keys stay
+refused."""
 
 
 def resolve_policy(policy: str | ValidationPolicy) -> ValidationPolicy:

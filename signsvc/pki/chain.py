@@ -43,6 +43,8 @@ from signsvc.errors import BadInputError, ValidationSetupError
 from signsvc.pki._crl import CrlInfo, crl_info
 from signsvc.pki._pathbuild import PathBuilder
 from signsvc.pki._pathcheck import CheckOptions, Failure, check_path, normalise_key_usage, position
+from signsvc.pki._profile import RULES as CHAIN_RULES
+from signsvc.pki._profile import Rule
 from signsvc.pki._x509 import (
     DEFAULT_CACHE,
     CertInfo,
@@ -68,11 +70,13 @@ from signsvc.pki.revocation import (
 from signsvc.pki.trust import TrustStore
 
 __all__ = [
+    "CHAIN_RULES",
     "MAX_PATHS_TRIED",
     "MAX_SIGNER_DEPTH",
     "SIGNING_KEY_USAGE",
     "ChainResult",
     "Indication",
+    "Rule",
     "SubIndication",
     "ValidationCache",
     "validate_chain",
@@ -116,6 +120,10 @@ class ChainResult:
     """The time the chain was validated for (UTC)."""
     policy: str = "default"
     """Name of the :class:`~signsvc.pki.algorithms.ValidationPolicy` applied."""
+    rule: str | None = None
+    """Which requirement refused the chain (None when passed): an id of
+    :data:`CHAIN_RULES`, e.g. ``"subject-key-identifier-missing"`` or
+    ``"trust-anchor-expired"``; :attr:`failed_index` says at which certificate."""
 
     def __post_init__(self) -> None:
         if self.valid != (self.indication is Indication.TOTAL_PASSED):
@@ -146,6 +154,8 @@ class ChainResult:
             "anchor": self.anchor_label,
             "validation_time": self.validation_time.isoformat() if self.validation_time else None,
             "policy": self.policy,
+            "rule": self.rule,
+            "rule_section": CHAIN_RULES[self.rule].section if self.rule in CHAIN_RULES else None,
         }
 
 
@@ -362,6 +372,7 @@ class _Run:
             reason=failure.reason,
             failed_certificate=failed,
             failed_index=failure.index if failed is not None else None,
+            rule=failure.rule,
             **common,  # type: ignore[arg-type]
         )
 
@@ -375,7 +386,10 @@ class _Run:
         active: frozenset[bytes],
     ) -> _Outcome:
         if self.trust._is_anchor(leaf) and (anchor is None or leaf.fingerprint == anchor):
-            return _Outcome([leaf], None, ["the certificate is itself a trust anchor"])
+            # Trusted directly: its own validity and critical extensions still apply.
+            alone = check_path([leaf], opts, self.cache)
+            return _Outcome([leaf], alone.failure, ["the certificate is itself a trust anchor"],
+                            algorithm_notes=alone.notes)
         builder = PathBuilder(
             trust=self.trust,
             pool=self.pool,
@@ -403,7 +417,8 @@ class _Run:
                 text += f"; best path found failed: {first.failure.reason}"
             return _Outcome(
                 first.path if first else [leaf],
-                Failure(SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, text, None),
+                Failure(SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, text, None,
+                        "work-budget"),
             )
         if first is not None:
             return first
@@ -419,6 +434,7 @@ class _Run:
                 f"no chain from {describe(leaf.cert)!r} to {where}: the issuer name "
                 f"{leaf.cert.issuer.rfc4514_string()!r} could not be matched",
                 None,
+                "no-path",
             ),
         )
 
@@ -448,6 +464,7 @@ class _Run:
                 f"the signature of {position(index, n)} could not be verified "
                 f"with its issuer's key ({failure.reason})",
                 index,
+                "signature",
             ),
         )
 
@@ -463,7 +480,7 @@ class _Run:
         if failure is not None:
             if (
                 failure.sub is SubIndication.OUT_OF_BOUNDS_NO_POE
-                and failure.index is not None
+                and failure.index  # not the anchor (index 0): it has no revocation status
                 and opts.at > path[failure.index].not_after
             ):
                 self._refine_expired(path, failure.index, opts, depth, active, outcome)
@@ -500,15 +517,17 @@ class _Run:
             text = f"{status.detail}: {where} is revoked"
             if when is not None and when > opts.at:
                 sub = SubIndication.REVOKED_NO_POE if i == n else SubIndication.REVOKED_CA_NO_POE
-                return Failure(sub, f"{text} (key compromise treated as retroactive)", i)
+                return Failure(sub, f"{text} (key compromise treated as retroactive)", i,
+                               "revocation")
             sub = SubIndication.REVOKED if i == n else SubIndication.REVOKED_CA_NO_POE
-            return Failure(sub, text, i)
+            return Failure(sub, text, i, "revocation")
         if status.status == "unknown":
             if self.mode == "hard-fail":
                 return Failure(
                     SubIndication.TRY_LATER,
                     f"no usable revocation information for {where}: {status.detail}",
                     i,
+                    "revocation",
                 )
             notes.append(f"revocation of {where} not established (soft-fail): {status.detail}")
         return None
@@ -538,6 +557,7 @@ class _Run:
                 f"{failure.reason}; revocation data from {issued.isoformat()} shows "
                 "it was not revoked before expiry",
                 index,
+                failure.rule,
             )
         elif status.status == "revoked":
             revoked = self._judge(status, index, len(path) - 1, opts, outcome.notes)

@@ -172,7 +172,9 @@ def test_crl_with_100k_entries(huge_crl: x509.CertificateRevocationList) -> None
     bulk = x509.CertificateBuilder().subject_name(cert("official-ec").subject).issuer_name(
         cert("gov-ca-g2").subject).public_key(ec_key(10).public_key()).serial_number(
         10**9 + 99_999).not_valid_before(datetime(2025, 1, 1, tzinfo=UTC)).not_valid_after(
-        datetime(2030, 1, 1, tzinfo=UTC)).sign(key("gov-ca-g2"), hashes.SHA256())
+        datetime(2030, 1, 1, tzinfo=UTC)).add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(key("gov-ca-g2").public_key()),
+        critical=False).sign(key("gov-ca-g2"), hashes.SHA256())
     result = validate_chain(bulk, intermediates=[cert("gov-ca-g2")], trust=store(*ALL_ROOTS),
                             at=AT, crls=crls, revocation="hard-fail")
     assert result.sub_indication is SubIndication.REVOKED

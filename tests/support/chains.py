@@ -147,6 +147,16 @@ def issue(
         .not_valid_after(datetime(2030, 1, 1, tzinfo=UTC))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
+    issuer_public = (issuer_key.public_key() if not isinstance(issuer_key, rsa.RSAPublicKey)
+                     else issuer_key)
+    given = {type(ext) for ext, _ in extra}
+    # RFC 5280 §4.2.1.1-§4.2.1.2: key identifiers, unless the case supplies its own.
+    if x509.SubjectKeyIdentifier not in given:
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+    if x509.AuthorityKeyIdentifier not in given:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False)
     for ext, critical in extra:
         builder = builder.add_extension(ext, critical=critical)
     return builder.sign(issuer_key, hashes.SHA256())
