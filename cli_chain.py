@@ -4,6 +4,8 @@ Example::
 
     signsvc trust add gov-root-g2.pem
     signsvc chain signer.pem --intermediate ca.pem --crl ca.crl --revocation hard-fail
+    signsvc trust list --profile vn            # the Vietnamese roots and CAs signsvc ships
+    signsvc chain signer.pem --trust-profile vn
 
 A PEM bundle given as CERT is read as the certificate to validate (the first in the
 bundle) followed by its intermediates, and the output says how many it took as such.
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from cli_common import (
+    TRUST_PROFILES,
     ExitCode,
     at_option,
     json_option,
@@ -140,12 +143,24 @@ def trust_add(files: tuple[Path, ...]) -> None:
 
 
 @trust.command("list")
+@click.option("--profile", type=click.Choice(TRUST_PROFILES),
+              help="List what signsvc ships instead: vn = the Vietnamese roots (trusted "
+                   "with --trust-profile vn), the issuing CAs it uses to build chains "
+                   "(never trusted as anchors) and the time-stamping certificates.")
 @json_option("Print a JSON array.")
 @verbose_option
-def trust_list(as_json: bool) -> None:
-    """List the anchors in the user trust folder."""
+def trust_list(profile: str | None, as_json: bool) -> None:
+    """List the anchors in the user trust folder, or a shipped profile (--profile).
+
+    With --profile vn --json, one object per certificate: role (root, issuing CA,
+    time-stamping CA, time-stamping authority), label, subject, issuer, not_before,
+    not_after, expired (now), fingerprint_sha256, source (repository@commit:path).
+    """
     from signsvc.pki.trust import list_trust_anchors, user_trust_dir
 
+    if profile is not None:
+        _list_profile(as_json)
+        return
     anchors = list_trust_anchors()
     if as_json:
         click.echo(json.dumps([a.to_json() for a in anchors], ensure_ascii=False, indent=2))
@@ -155,6 +170,31 @@ def trust_list(as_json: bool) -> None:
                    "'signsvc trust add FILE'.")
     for anchor in anchors:
         click.echo(f"{anchor.label}\n  {anchor.subject}\n  SHA-256 {anchor.fingerprint}")
+
+
+def _list_profile(as_json: bool) -> None:
+    from signsvc._time import VIETNAM_TIME
+    from signsvc.pki.trust import vn_trust_material
+
+    now = datetime.now(VIETNAM_TIME)
+    shipped = vn_trust_material()
+    if as_json:
+        click.echo(json.dumps([c.to_json(at=now) for c in shipped], ensure_ascii=False,
+                              indent=2))
+        return
+    for cert in shipped:
+        since = cert.certificate.not_valid_before_utc.astimezone(VIETNAM_TIME).date()
+        until = cert.certificate.not_valid_after_utc.astimezone(VIETNAM_TIME).date()
+        expired = " (expired)" if cert.expired(now) else ""
+        click.echo(f"{cert.label}  [{cert.role}]\n  {cert.subject}\n"
+                   f"  valid {since} to {until}{expired}\n  SHA-256 {cert.fingerprint}\n"
+                   f"  source {cert.source}")
+    roles = [c.role for c in shipped]
+    tsa = roles.count("time-stamping authority")
+    click.echo(f"{roles.count('root')} roots (trusted only with --trust-profile vn); "
+               f"{len(roles) - roles.count('root') - tsa} issuing and time-stamping CAs "
+               f"(used to build chains, never trusted as anchors); {tsa} time-stamping "
+               "authorities", err=True)
 
 
 @trust.command("remove")

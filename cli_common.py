@@ -125,11 +125,47 @@ def at_option(function: F) -> F:
                              "given). Default: now.")(function)
 
 
+TRUST_PROFILES = ("vn",)
+"""``--trust-profile`` choices: :data:`signsvc.pki.trust.TRUST_PROFILES` (a test keeps
+them equal; the library is not imported here, to keep ``--help`` fast)."""
+_PROFILES_KEY = "signsvc.trust_profiles"
+
+
+def _remember_profiles(ctx: click.Context, param: click.Parameter,
+                       value: tuple[str, ...]) -> None:
+    ctx.meta[_PROFILES_KEY] = value
+
+
+def _add_profiles(ctx: click.Context, param: click.Parameter,
+                  value: tuple[Path, ...]) -> tuple[Path, ...]:
+    """``--trust`` files, then the shipped file of each ``--trust-profile`` (eager, so
+    already seen), so every command reads both the way it reads ``--trust``."""
+    profiles = ctx.meta.get(_PROFILES_KEY, ())
+    if not profiles:
+        return value
+    from signsvc.pki.trust import trust_profile_file
+
+    return (*value, *(trust_profile_file(name) for name in profiles))
+
+
 def trust_option(help: str = "Trust anchors: files or folders (repeatable). Default: the "
                              "user trust folder ('signsvc trust list').") -> Callable[[F], F]:
-    """``--trust F|DIR``, repeatable: certificate files and folders of them."""
-    return click.option("--trust", "trust_paths", multiple=True,
-                        type=click.Path(exists=True, path_type=Path), help=help)
+    """``--trust F|DIR``, repeatable: certificate files and folders of them; and
+    ``--trust-profile vn``: the roots signsvc ships (``signsvc trust list --profile vn``),
+    added to them. The command receives both as ``trust_paths``."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            "--trust-profile", "trust_profiles", multiple=True, is_eager=True,
+            expose_value=False, callback=_remember_profiles,
+            type=click.Choice(TRUST_PROFILES),
+            help="Trust a profile signsvc ships, with any --trust files (like --trust, "
+                 "it replaces the user trust folder): vn = the Vietnamese roots (NEAC, "
+                 "Ban Cơ yếu Chính phủ), listed by 'signsvc trust list --profile vn'.")(function)
+        return click.option("--trust", "trust_paths", multiple=True, callback=_add_profiles,
+                            type=click.Path(exists=True, path_type=Path), help=help)(function)
+
+    return decorate
 
 
 def json_option(help: str) -> Callable[[F], F]:

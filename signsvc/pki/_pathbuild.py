@@ -7,6 +7,14 @@ valid at the validation time, then the newest. Each link's signature is checked 
 link is made (cached across calls), so a bad branch is cut at its first bad link
 instead of being explored to the anchor.
 
+When neither the anchors nor the caller's pool hold an issuer that verifies a
+certificate's signature, the shipped Vietnamese issuing CAs of that name are tried
+(:meth:`TrustStore._extra_issuers_named`; off with ``known_intermediates=False``): real
+signed PDFs carry only the signer's certificate. They extend a path like pool members
+but never end one, so they cannot make a certificate trusted that does not chain to an
+anchor; a shipped CA whose key does not verify is not reported as a link failure (it is
+not something the caller gave), so without a path the verdict stays "no chain found".
+
 Bounds (never hang, never explode):
 
 - depth: at most ``max_intermediates`` certificates between leaf and anchor;
@@ -18,7 +26,7 @@ Bounds (never hang, never explode):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -83,16 +91,20 @@ class PathBuilder:
             return list(candidates)
         return sorted(candidates, key=rank)
 
-    def _link(self, child: CertInfo, issuer: CertInfo, chain: list[CertInfo]) -> bool:
+    def _link(self, child: CertInfo, issuer: CertInfo, chain: list[CertInfo], *,
+              report: bool = True) -> bool:
         key = issuer.key
         if key is None:
-            self.link_failures.append(
-                LinkFailure([issuer, *reversed(chain)], issuer.key_error or "no public key")
-            )
+            if report:
+                self.link_failures.append(
+                    LinkFailure([issuer, *reversed(chain)], issuer.key_error or "no public key")
+                )
             return False
         self.budget.spend_signature()
         if self.cache._signature_ok(child, issuer):
             return True
+        if not report:
+            return False
         self.link_failures.append(
             LinkFailure(
                 [issuer, *reversed(chain)],
@@ -109,21 +121,43 @@ class PathBuilder:
     ) -> Iterator[list[CertInfo]]:
         self.budget.spend_expansion()
         child = chain[-1]
+        linked = False
         for anchor in self._order(self.trust._issuers_named(child.issuer_key), child):
             if anchor.fingerprint in seen:
                 continue
             if self._link(child, anchor, chain):
+                linked = True
                 yield [anchor, *reversed(chain)]
         if len(chain) - 1 >= self.max_intermediates:
             return
-        for cand in self._order(self.pool.get(child.issuer_key, ()), child):
+        pooled = yield from self._through(self.pool.get(child.issuer_key, ()), chain, seen,
+                                          seen_keys, report=True)
+        if not (linked or pooled):
+            yield from self._through(self.trust._extra_issuers_named(child.issuer_key),
+                                     chain, seen, seen_keys, report=False)
+
+    def _through(
+        self,
+        candidates: Sequence[CertInfo],
+        chain: list[CertInfo],
+        seen: set[bytes],
+        seen_keys: set[tuple[NameKey, bytes | None]],
+        *,
+        report: bool,
+    ) -> Generator[list[CertInfo], None, bool]:
+        """Paths through each of ``candidates`` as the next intermediate; returns whether
+        any of them verified the child's signature."""
+        linked = False
+        child = chain[-1]
+        for cand in self._order(candidates, child):
             if cand.fingerprint in seen or self.trust._is_anchor(cand):
                 continue
             key_id = (cand.subject_key, cand.ski)
             if cand.ski is not None and key_id in seen_keys:
                 continue
-            if not self._link(child, cand, chain):
+            if not self._link(child, cand, chain, report=report):
                 continue
+            linked = True
             chain.append(cand)
             seen.add(cand.fingerprint)
             seen_keys.add(key_id)
@@ -133,3 +167,4 @@ class PathBuilder:
                 chain.pop()
                 seen.discard(cand.fingerprint)
                 seen_keys.discard(key_id)
+        return linked

@@ -69,6 +69,8 @@ class PathReport:
     failure: Failure | None
     notes: list[str] = field(default_factory=list)
     """Algorithm notes (weak algorithms accepted under a historical policy)."""
+    profile_notes: list[str] = field(default_factory=list)
+    """Profile breaches accepted (relaxed by the policy, or known and pinned)."""
 
 
 def position(i: int, n: int) -> str:
@@ -85,7 +87,8 @@ def _crypto(
 ) -> Failure | None:
     hash_name = info.sig_hash.name if info.sig_hash is not None else None
     for verdict in (
-        opts.policy.hash_verdict(hash_name, at=opts.at),
+        opts.policy.hash_verdict(hash_name, at=opts.at,
+                                 ca_issued=info.not_before if info.is_ca else None),
         opts.policy.key_verdict(key, at=opts.at),
     ):
         if not verdict.accepted:
@@ -143,11 +146,8 @@ def _anchor(anchor: CertInfo, n: int, opts: CheckOptions, notes: list[str]) -> F
                     "trust-anchor-unknown-critical-extension",
                     "contains an unsupported critical extension: "
                     + ", ".join(anchor.unsupported_critical))
-    problem = _profile(anchor, 0, n, opts, notes)
-    if problem is not None:
-        return problem
     if n == 0:
-        return None  # a certificate trusted directly issues nothing here
+        return _profile(anchor, 0, n, opts, notes)  # trusted directly: issues nothing here
     if not anchor.is_ca:
         return fail(SubIndication.CHAIN_CONSTRAINTS_FAILURE, "trust-anchor-not-ca",
                     "is not a CA certificate (basicConstraints cA is not set), so it "
@@ -155,7 +155,7 @@ def _anchor(anchor: CertInfo, n: int, opts: CheckOptions, notes: list[str]) -> F
     if anchor.key_usage is not None and "keyCertSign" not in anchor.key_usage:
         return fail(SubIndication.CHAIN_CONSTRAINTS_FAILURE, "trust-anchor-key-usage",
                     "is not allowed to sign certificates (keyUsage lacks keyCertSign)")
-    return None
+    return _profile(anchor, 0, n, opts, notes)
 
 
 def check_path(
@@ -177,7 +177,7 @@ def check_path(
             "trust-anchor-key",
         )
         return report
-    report.failure = _anchor(anchor, n, opts, notes)
+    report.failure = _anchor(anchor, n, opts, report.profile_notes)
     if report.failure is not None or n == 0:
         return report
     max_path_length = n
@@ -301,7 +301,7 @@ def check_path(
             )
         # RFC 5280 §4 profile, after the §6.1 checks so that those keep their
         # classic reasons (PKITS 4.6.x: "is not a CA").
-        profile = _profile(info, i, n, opts, notes)
+        profile = _profile(info, i, n, opts, report.profile_notes)
         if profile is not None:
             report.failure = profile
             return report
@@ -333,7 +333,7 @@ def check_path(
             )
         if verdict.note:
             notes.append(f"{position(n, n)} key: {verdict.note}")
-    report.failure = _profile(leaf, n, n, opts, notes)
+    report.failure = _profile(leaf, n, n, opts, report.profile_notes)
     return report
 
 

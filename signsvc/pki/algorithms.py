@@ -8,6 +8,9 @@ Example::
     False
     >>> HISTORICAL_POLICY.hash_verdict("sha1", at=datetime(2020, 1, 1, tzinfo=UTC)).accepted
     True
+    >>> DEFAULT_POLICY.hash_verdict("sha1", at=datetime(2026, 1, 1, tzinfo=UTC),
+    ...                             ca_issued=datetime(2010, 3, 25, tzinfo=UTC)).accepted
+    True
 
 The rule follows ETSI TS 119 312 / ETSI EN 319 102-1 §5.2.8 ("cryptographic constraints"):
 an algorithm is acceptable when the time the signature is relied on (``at``) lies before
@@ -17,6 +20,20 @@ signature generation and RSA/DSA keys below 2048 bits after 2013-12-31, so the
 documents (the SHA-1 "G1" hierarchy, DOMAIN.md) stay checkable under the explicit
 ``historical`` policy, which accepts them and says so in the result
 (:attr:`signsvc.pki.chain.ChainResult.algorithm_notes`).
+
+One exception holds in every policy that keeps
+:attr:`ValidationPolicy.weak_ca_issued_before` (the default does): a **CA certificate**
+signed with SHA-1 and issued before 2016-01-01 does not void a chain by itself, and is
+reported in ``algorithm_notes``. Reusing an existing SHA-1 signature for other content
+needs a second preimage, which SHA-1 still resists; a collision attack needs the CA to
+sign data the attacker chose (a chosen-prefix collision, as against MD5 in 2008). A CA
+certificate's content is chosen by the CA above it, not by a requester, and one issued
+before the CA/Browser Forum's SHA-1 deadline (Baseline Requirements §7.1.3:
+2016-01-01) predates the first SHA-1 chosen-prefix collision (2020) by years. The G1
+government CA ("Co quan chung thuc so Chinh phu", 2010) is such a certificate and
+still issues certificates in use. End-entity certificates (whose content a requester
+does choose), document digests and signatures get no such exception: SHA-1 relied on
+after 2014-01-01 stays refused by default.
 """
 
 from __future__ import annotations
@@ -42,6 +59,9 @@ __all__ = [
 # NIST SP 800-131A Rev. 2 §3 (SHA-1 signature generation) and §9 (RSA/DSA < 2048 bits):
 # disallowed after 2013-12-31.
 _NIST_SUNSET = datetime(2014, 1, 1, tzinfo=UTC)
+# CA/Browser Forum Baseline Requirements §7.1.3: no SHA-1 certificate issued from
+# 2016-01-01. A weak-hash CA certificate issued before it stays acceptable (see above).
+_WEAK_CA_CUTOFF = datetime(2016, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,10 @@ class ValidationPolicy:
     accept_weak: bool = False
     """Accept weak hashes and short keys (down to :attr:`floor_bits`) at any time,
     noting it in the result: the ``historical`` policy."""
+    weak_ca_issued_before: datetime | None = _WEAK_CA_CUTOFF
+    """A CA certificate signed with a weak hash and issued (notBefore) before this time
+    is accepted at any time, noting it (the module docstring says why); None gives CA
+    certificates no exception."""
     relax_profile: bool = False
     """Certificate profile rules that real old CAs broke (missing key identifiers,
     serial numbers over 20 octets; :mod:`signsvc.pki._profile`) become notes instead of
@@ -99,10 +123,17 @@ class ValidationPolicy:
     def _weak_allowed(self, at: datetime) -> bool:
         return self.accept_weak or (self.weak_sunset is not None and at < self.weak_sunset)
 
-    def hash_verdict(self, hash_name: str | None, *, at: datetime) -> AlgorithmVerdict:
+    def hash_verdict(self, hash_name: str | None, *, at: datetime,
+                     ca_issued: datetime | None = None) -> AlgorithmVerdict:
         """Whether a signature made with ``hash_name`` may be relied on at ``at``.
 
-        ``None`` stands for algorithms with a built-in hash (Ed25519, Ed448).
+        Args:
+            hash_name: a cryptography hash name; ``None`` stands for algorithms with a
+                built-in hash (Ed25519, Ed448).
+            at: when the signature is relied on (aware).
+            ca_issued: when the signature is a CA certificate's (basicConstraints cA),
+                that certificate's notBefore (:attr:`weak_ca_issued_before`); None for
+                anything else (end-entity certificates, documents, CRLs, OCSP).
         """
         if hash_name is None:
             return AlgorithmVerdict(True)
@@ -113,6 +144,14 @@ class ValidationPolicy:
             if self._weak_allowed(at):
                 return AlgorithmVerdict(
                     True, f"{name.upper()} accepted under the {self.name!r} policy"
+                )
+            cutoff = self.weak_ca_issued_before
+            if ca_issued is not None and cutoff is not None and ca_issued < cutoff:
+                return AlgorithmVerdict(
+                    True,
+                    f"{name.upper()} accepted on a CA certificate issued "
+                    f"{ca_issued.date().isoformat()}, before {_sunset_text(cutoff)} (a "
+                    "forgery would need a second preimage, not a collision)",
                 )
             return AlgorithmVerdict(
                 False,
@@ -160,7 +199,8 @@ def _key_facts(
 
 
 DEFAULT_POLICY = ValidationPolicy(name="default")
-"""SHA-1 and RSA/DSA keys under 2048 bits refused for anything relied on from 2014-01-01."""
+"""SHA-1 and RSA/DSA keys under 2048 bits refused for anything relied on from 2014-01-01,
+except SHA-1 on CA certificates issued before 2016-01-01 (accepted, noted)."""
 
 HISTORICAL_POLICY = ValidationPolicy(name="historical", accept_weak=True, relax_profile=True)
 """Accepts SHA-1 and RSA/DSA keys from 1024 bits at any time, and the certificate

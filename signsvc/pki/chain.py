@@ -388,7 +388,8 @@ class _Run:
         if self.trust._is_anchor(leaf) and (anchor is None or leaf.fingerprint == anchor):
             # Trusted directly: its own validity and critical extensions still apply.
             alone = check_path([leaf], opts, self.cache)
-            return _Outcome([leaf], alone.failure, ["the certificate is itself a trust anchor"],
+            return _Outcome([leaf], alone.failure,
+                            ["the certificate is itself a trust anchor", *alone.profile_notes],
                             algorithm_notes=alone.notes)
         builder = PathBuilder(
             trust=self.trust,
@@ -473,7 +474,8 @@ class _Run:
         self, path: list[CertInfo], opts: CheckOptions, *, depth: int, active: frozenset[bytes]
     ) -> _Outcome:
         report = check_path(path, opts, self.cache)
-        outcome = _Outcome(path, report.failure, algorithm_notes=report.notes)
+        outcome = _Outcome(path, report.failure, notes=list(report.profile_notes),
+                           algorithm_notes=report.notes)
         if self.mode == "off":
             return outcome
         failure = report.failure

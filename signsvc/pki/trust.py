@@ -7,30 +7,50 @@ Example::
     >>> [a.label for a in store]  # doctest: +SKIP
     ['TEST ONLY RootCA chuyên dùng Chính phủ G2']
     >>> store = TrustStore.user()  # ~/.config/signsvc/trust or $SIGNSVC_TRUST_DIR  # doctest: +SKIP
+    >>> vn = TrustStore.vn()  # the opt-in profile: NEAC's and Ban Cơ yếu Chính phủ's roots
+    >>> "RootCA chuyên dùng Chính phủ G2 (Ban Cơ yếu Chính phủ)" in [a.label for a in vn]
+    True
 
 Vietnam has no ETSI trusted list (DOMAIN.md): trust comes from anchors the user
-configures. signsvc ships no root certificates; it *knows* the official ones by SHA-256
-fingerprint (:data:`VN_PROFILE`) and labels them when the user adds their files, so
-``signsvc trust list`` can say "Vietnam National Root CA (official)" or warn that the
-government root is missing.
+configures. Nothing is trusted by default. signsvc ships the Vietnamese trust material
+(``signsvc/pki/data/``, rebuilt by ``scripts/refresh_vn_trust.py`` from public copies,
+each signature verified up to its root, each source recorded: :func:`vn_trust_material`):
+
+- the roots (NEAC's Vietnam National Root CA and its successors, Ban Cơ yếu Chính phủ's
+  G1 and G2 roots) as the **opt-in** profile :meth:`TrustStore.vn`
+  (``--trust-profile vn``);
+- the licensed issuing CAs' certificates, which path building consults when the
+  caller's certificates and anchors hold no issuer that verifies (real signed PDFs
+  carry only the signer's certificate). They are never anchors: a chain through them
+  must still end at an anchor the caller trusts. Turn them off with
+  ``known_intermediates=False`` on the :class:`TrustStore`.
+
+Every trust store labels the shipped certificates it holds by SHA-256 fingerprint, so
+``signsvc trust list`` says "Vietnam National Root CA (MIC, public CAs)"; the
+:data:`VN_PROFILE` entries are the ones it expects a Vietnamese verifier to hold.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from signsvc.errors import BadInputError, TrustError
+from signsvc.pki import _vnbundle
 from signsvc.pki._x509 import DEFAULT_CACHE, CertInfo, NameKey, describe
 
 __all__ = [
+    "TRUST_PROFILES",
     "VN_PROFILE",
     "KnownAnchor",
+    "ShippedCertificate",
     "TrustAnchor",
     "TrustStore",
     "add_trust_anchor",
@@ -38,7 +58,9 @@ __all__ = [
     "load_certificates",
     "read_certificates",
     "remove_trust_anchor",
+    "trust_profile_file",
     "user_trust_dir",
+    "vn_trust_material",
 ]
 
 _CERT_SUFFIXES = frozenset({".pem", ".crt", ".cer", ".der"})
@@ -47,14 +69,15 @@ _MAX_FILE_BYTES = 16 * 1024 * 1024  # a trust bundle larger than this is not a b
 
 @dataclass(frozen=True)
 class KnownAnchor:
-    """A certificate signsvc recognises by fingerprint (it does not ship the file)."""
+    """A certificate signsvc recognises by fingerprint, to label it."""
 
     fingerprint: str
     """SHA-256 of the DER, upper-case hex without separators."""
     label: str
     """Name shown to users."""
     role: str
-    """``"root"`` or ``"issuing CA"``."""
+    """``"root"``, ``"issuing CA"``, ``"time-stamping CA"`` or ``"time-stamping
+    authority"`` (a TSA's own certificate, not a CA)."""
     source: str
     """Where the fingerprint comes from: a public copy of the certificate."""
 
@@ -86,13 +109,105 @@ VN_PROFILE: tuple[KnownAnchor, ...] = (
         f"{_PUBLISHED}vgca/cpcag2.crt",
     ),
 )
-"""The ``vn`` profile: the two Vietnamese roots and the G2 government issuing CA."""
+"""What a Vietnamese verifier is expected to trust: the current roots of the two
+hierarchies and the G2 government issuing CA (:meth:`TrustStore.profile_status`). The
+whole shipped profile is :meth:`TrustStore.vn`; these labels win over the shipped ones."""
+
+TRUST_PROFILES = ("vn",)
+"""Names of the shipped trust profiles (``--trust-profile``)."""
 
 _KNOWN = {k.fingerprint: k for k in VN_PROFILE}
 
 
+@functools.cache
+def _shipped_labels() -> dict[str, KnownAnchor]:
+    return {fp: KnownAnchor(fp, e.label, e.role, e.source)
+            for fp, e in _vnbundle.entries().items()}
+
+
+def _known(fingerprint: str) -> KnownAnchor | None:
+    """The :data:`VN_PROFILE` entry of this SHA-256, else the shipped material's."""
+    return _KNOWN.get(fingerprint) or _shipped_labels().get(fingerprint)
+
+
 def _fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex().upper()
+
+
+@dataclass(frozen=True)
+class ShippedCertificate:
+    """One certificate of the Vietnamese trust material signsvc ships."""
+
+    certificate: x509.Certificate
+    """The certificate."""
+    fingerprint: str
+    """SHA-256 of the DER, upper-case hex."""
+    role: str
+    """``"root"`` (an anchor of :meth:`TrustStore.vn`), ``"issuing CA"`` or
+    ``"time-stamping CA"`` (consulted by path building, never anchors), or
+    ``"time-stamping authority"`` (a TSA's own certificate, listed only)."""
+    label: str
+    """The CA's name as written in the certificate, with its organisation."""
+    source: str
+    """The public copy it was taken from, ``repository@commit:path``."""
+
+    @property
+    def is_root(self) -> bool:
+        """The bottom line: whether ``--trust-profile vn`` trusts it as an anchor."""
+        return self.role == "root"
+
+    @property
+    def subject(self) -> str:
+        """Subject DN in RFC 4514 form."""
+        return self.certificate.subject.rfc4514_string()
+
+    @property
+    def issuer(self) -> str:
+        """Issuer DN in RFC 4514 form."""
+        return self.certificate.issuer.rfc4514_string()
+
+    def expired(self, at: datetime) -> bool:
+        """Whether ``at`` (aware) is past its notAfter."""
+        return at > self.certificate.not_valid_after_utc
+
+    def to_json(self, *, at: datetime) -> dict[str, object]:
+        """Plain data for ``signsvc trust list --profile vn --json`` (``expired`` at ``at``)."""
+        return {
+            "role": self.role,
+            "label": self.label,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "not_before": self.certificate.not_valid_before_utc.isoformat(),
+            "not_after": self.certificate.not_valid_after_utc.isoformat(),
+            "expired": self.expired(at),
+            "fingerprint_sha256": self.fingerprint,
+            "source": self.source,
+        }
+
+
+def vn_trust_material() -> tuple[ShippedCertificate, ...]:
+    """Every certificate of the shipped Vietnamese trust material: the roots, then the
+    issuing CAs and time-stamping certificates (read on first call).
+
+    Raises:
+        TrustError: the shipped files are missing or damaged (a broken installation).
+    """
+    return tuple(
+        ShippedCertificate(cert, entry.fingerprint, entry.role,
+                           (_known(entry.fingerprint) or entry).label, entry.source)
+        for cert, entry in _vnbundle.certificates())
+
+
+def trust_profile_file(name: str) -> Path:
+    """The shipped certificate file of a trust profile (``"vn"``: its roots), for what
+    takes files (``--trust``, :meth:`TrustStore.from_paths`, other tools).
+
+    Raises:
+        TrustError: not a name of :data:`TRUST_PROFILES`.
+    """
+    if name not in TRUST_PROFILES:
+        raise TrustError(f"unknown trust profile {name!r} (known: {', '.join(TRUST_PROFILES)})")
+    return _vnbundle.ROOTS_FILE
 
 
 @dataclass(frozen=True)
@@ -106,7 +221,8 @@ class TrustAnchor:
     label: str
     """The :class:`KnownAnchor` label when recognised, else the subject CN."""
     known: KnownAnchor | None = None
-    """Set when the fingerprint is one signsvc knows (:data:`VN_PROFILE`)."""
+    """Set when the fingerprint is one signsvc knows (:data:`VN_PROFILE`, or the
+    shipped Vietnamese material)."""
     source: Path | None = None
     """File it was loaded from, if any."""
 
@@ -187,11 +303,21 @@ def _files_under(path: Path) -> list[Path]:
 
 
 class TrustStore:
-    """An immutable set of trust anchors, indexed by subject for path building."""
+    """An immutable set of trust anchors, indexed by subject for path building.
 
-    __slots__ = ("_anchors", "_by_fp", "_by_raw_fp", "_by_subject", "_infos")
+    ``known_intermediates`` (default True): when building a path, an issuer that neither
+    the caller's certificates nor the anchors supply is looked for among the Vietnamese
+    issuing CAs signsvc ships (:func:`vn_trust_material`). They are never anchors, so
+    they only complete a chain that ends at an anchor of this store anyway. False builds
+    from the caller's certificates alone.
+    """
 
-    def __init__(self, anchors: Iterable[TrustAnchor] = ()) -> None:
+    __slots__ = ("_anchors", "_by_fp", "_by_raw_fp", "_by_subject", "_infos",
+                 "_known_intermediates")
+
+    def __init__(self, anchors: Iterable[TrustAnchor] = (), *,
+                 known_intermediates: bool = True) -> None:
+        self._known_intermediates = bool(known_intermediates)
         self._anchors: tuple[TrustAnchor, ...] = ()
         self._by_fp: dict[str, TrustAnchor] = {}
         self._by_subject: dict[NameKey, list[CertInfo]] = {}
@@ -211,7 +337,8 @@ class TrustStore:
 
     @classmethod
     def from_certificates(
-        cls, certificates: Iterable[x509.Certificate], *, source: Path | None = None
+        cls, certificates: Iterable[x509.Certificate], *, source: Path | None = None,
+        known_intermediates: bool = True,
     ) -> TrustStore:
         """Trust exactly these certificates."""
         anchors = []
@@ -219,14 +346,15 @@ class TrustStore:
             if not isinstance(cert, x509.Certificate):
                 raise TrustError(f"not a certificate: {type(cert).__name__}", path=source)
             fp = _fingerprint(cert)
-            known = _KNOWN.get(fp)
+            known = _known(fp)
             anchors.append(
                 TrustAnchor(cert, fp, known.label if known else describe(cert), known, source)
             )
-        return cls(anchors)
+        return cls(anchors, known_intermediates=known_intermediates)
 
     @classmethod
-    def from_paths(cls, paths: Iterable[str | os.PathLike[str]]) -> TrustStore:
+    def from_paths(cls, paths: Iterable[str | os.PathLike[str]], *,
+                   known_intermediates: bool = True) -> TrustStore:
         """Trust every certificate in these files and directories (PEM, DER, bundles).
 
         Raises:
@@ -238,18 +366,44 @@ class TrustStore:
                 anchors.extend(cls.from_certificates(certs, source=file))
         except BadInputError as exc:
             raise TrustError(exc.reason, path=exc.path) from exc
-        return cls(anchors)
+        return cls(anchors, known_intermediates=known_intermediates)
 
     @classmethod
-    def user(cls, directory: str | os.PathLike[str] | None = None) -> TrustStore:
+    def user(cls, directory: str | os.PathLike[str] | None = None, *,
+             known_intermediates: bool = True) -> TrustStore:
         """The per-user anchors (:func:`user_trust_dir`); empty if the directory is absent."""
         folder = Path(directory) if directory is not None else user_trust_dir()
         if not folder.is_dir():
-            return cls()
-        return cls.from_paths([folder])
+            return cls(known_intermediates=known_intermediates)
+        return cls.from_paths([folder], known_intermediates=known_intermediates)
+
+    @classmethod
+    def vn(cls, *, known_intermediates: bool = True) -> TrustStore:
+        """The opt-in ``vn`` profile: the Vietnamese roots signsvc ships (NEAC's Vietnam
+        National Root CA and its successors, Ban Cơ yếu Chính phủ's G1 and G2 roots),
+        and no intermediate (``signsvc trust list --profile vn`` lists them).
+
+        Raises:
+            TrustError: the shipped files are missing or damaged.
+        """
+        return cls.from_certificates(
+            [cert for cert, entry in _vnbundle.certificates() if entry.role == "root"],
+            source=_vnbundle.ROOTS_FILE, known_intermediates=known_intermediates)
+
+    @property
+    def known_intermediates(self) -> bool:
+        """Whether path building may use the shipped Vietnamese issuing CAs."""
+        return self._known_intermediates
+
+    def with_known_intermediates(self, enabled: bool) -> TrustStore:
+        """The same anchors, with :attr:`known_intermediates` set to ``enabled``."""
+        return TrustStore(self._anchors, known_intermediates=enabled)
 
     def __or__(self, other: TrustStore) -> TrustStore:
-        return TrustStore((*self._anchors, *other._anchors))
+        # Turned off on either side stays off: someone asked for a closed pool.
+        return TrustStore((*self._anchors, *other._anchors),
+                          known_intermediates=self._known_intermediates
+                          and other._known_intermediates)
 
     def __iter__(self) -> Iterator[TrustAnchor]:
         return iter(self._anchors)
@@ -283,6 +437,13 @@ class TrustStore:
     def _is_anchor(self, info: CertInfo) -> bool:
         """Whether this parsed certificate is one of the anchors."""
         return info.fingerprint in self._infos
+
+    def _extra_issuers_named(self, key: NameKey) -> Sequence[CertInfo]:
+        """Shipped Vietnamese issuing CAs whose subject is ``key``, when
+        :attr:`known_intermediates` is set (read on first use, once per process)."""
+        if not self._known_intermediates:
+            return ()
+        return _vnbundle.issuers_named(key)
 
     def _issuers_by_fingerprint(self, fingerprint: bytes) -> list[CertInfo]:
         """The anchor with this SHA-256 (raw bytes), as a list of zero or one."""
@@ -339,7 +500,7 @@ def add_trust_anchor(
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{fp}.pem"
     target.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    known = _KNOWN.get(fp)
+    known = _known(fp)
     return TrustAnchor(cert, fp, known.label if known else describe(cert), known, target)
 
 

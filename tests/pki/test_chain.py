@@ -238,8 +238,11 @@ def test_legacy_sha1_chain_refused_by_default() -> None:
     result = check("legacy-official", at=LEGACY_AT, crls=[crl("gov-ca-g1"), crl("gov-root-g1")])
     assert not result.valid
     assert result.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
-    assert result.failed_index == 1  # gov-ca-g1 is the first SHA-1 signature
+    # gov-ca-g1 (a CA certificate signed with SHA-1 in 2014, before 2016-01-01) does not
+    # void the chain by itself; the end entity's SHA-1 signature does.
+    assert result.failed_index == 2, result.reason
     assert "SHA1" in result.reason and "2014-01-01" in result.reason
+    assert any("SHA1" in n for n in result.algorithm_notes), result.algorithm_notes
 
 
 def test_legacy_sha1_chain_accepted_under_historical_policy_with_notes() -> None:
