@@ -8,7 +8,9 @@ Example::
     signsvc chain signer.pem --trust-profile vn
 
 A PEM bundle given as CERT is read as the certificate to validate (the first in the
-bundle) followed by its intermediates, and the output says how many it took as such.
+bundle) followed by its intermediates, and the output says how many it took as such. A
+bundle in the other order (its first certificate issued a later one: CA first) is
+refused with exit 2 rather than validating the CA and saying nothing of the leaf.
 
 Exit codes as for every command (:class:`cli_common.ExitCode`): 0 valid, 1 invalid or
 indeterminate, 2 usage or bad input.
@@ -61,6 +63,22 @@ def _read_crls(paths: tuple[Path, ...]) -> list[x509.CertificateRevocationList]:
     return crls
 
 
+def _refuse_issuer_first(path: Path, first: x509.Certificate,
+                         rest: list[x509.Certificate]) -> None:
+    """A bundle is read leaf first. When its first certificate issued another one in it,
+    the bundle is in the other order (CA first) and validating the first would say
+    nothing of the certificate the user meant: refuse instead of guessing."""
+    from signsvc.errors import BadInputError
+
+    for i, other in enumerate(rest, start=2):
+        if other.issuer == first.subject and other.subject != first.subject:
+            raise BadInputError(
+                f"the bundle's first certificate ({first.subject.rfc4514_string()}) issued "
+                f"certificate {i} ({other.subject.rfc4514_string()}): a bundle must start "
+                "with the certificate to validate, followed by its issuers. Reorder it, or "
+                "give the certificate alone and the rest with --intermediate", path=path)
+
+
 @click.command()
 @click.argument("cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--intermediate", "intermediates", multiple=True,
@@ -93,6 +111,7 @@ def chain(cert: Path, intermediates: tuple[Path, ...], trust_paths: tuple[Path, 
     from signsvc.pki.trust import TrustStore
 
     leaf, *extra = read_certificates([cert])
+    _refuse_issuer_first(cert, leaf, extra)
     store = TrustStore.from_paths(trust_paths) if trust_paths else TrustStore.user()
     if not len(store):
         raise click.UsageError("no trust anchor: give --trust FILE|DIR or add one with "
@@ -115,6 +134,11 @@ def chain(cert: Path, intermediates: tuple[Path, ...], trust_paths: tuple[Path, 
         verdict = result.indication.value + (
             f" / {result.sub_indication.value}" if result.sub_indication else "")
         click.echo(f"{verdict}: {result.reason}")
+        if result.rule is not None:
+            from signsvc.pki.chain import CHAIN_RULES
+
+            rule = CHAIN_RULES.get(result.rule)
+            click.echo(f"  rule: {result.rule}" + (f" ({rule.section})" if rule else ""))
         for depth, member in enumerate(result.path):
             mark = "  <- failed here" if depth == result.failed_index else ""
             click.echo(f"  {'  ' * depth}{member.subject.rfc4514_string()}{mark}")

@@ -97,3 +97,38 @@ def test_trust_add_list_remove_and_default_store(tmp_path: Path) -> None:
     removed = run(tmp_path, "trust", "remove", listed[0]["fingerprint_sha256"])
     assert removed.returncode == 0, removed.stderr
     assert json.loads(run(tmp_path, "trust", "list", "--json").stdout) == []
+
+
+def test_bundle_leaf_first_validates_the_leaf_and_says_so(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(Path(pem("revoked")).read_text() + Path(pem("gov-ca-g2")).read_text())
+    done = run(tmp_path, "chain", str(bundle), "--trust", pem("gov-root-g2"), "--crl",
+               str(PKI / "crl" / "gov-ca-g2.crl.der"), "--crl",
+               str(PKI / "crl" / "gov-root-g2.crl.der"), "--revocation", "hard-fail",
+               "--at", "2026-06-02")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "REVOKED" in done.stdout
+    assert "validating the first certificate of the bundle; the other 1 are used as " \
+           "intermediates" in done.stderr
+
+
+def test_bundle_ca_first_is_refused_not_misread(tmp_path: Path) -> None:
+    # A new user's bundle: the CA, then the (revoked) leaf. Validating the CA alone
+    # would print TOTAL-PASSED and say nothing of the leaf.
+    bundle = tmp_path / "ca-then-leaf.pem"
+    bundle.write_text(Path(pem("gov-ca-g2")).read_text() + Path(pem("revoked")).read_text())
+    done = run(tmp_path, "chain", str(bundle), "--trust", pem("gov-root-g2"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "TOTAL-PASSED" not in done.stdout
+    assert str(bundle) in done.stderr
+    assert "must start with the certificate to validate" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_chain_json_names_the_refusing_rule(tmp_path: Path) -> None:
+    code, result = chain_json(tmp_path, pem("expired"), "--intermediate",
+                              pem("gov-ca-g2"), "--trust", pem("gov-root-g2"),
+                              "--at", "2026-06-02")
+    assert code == 1
+    assert (result["rule"], result["rule_section"]) == ("validity", "RFC 5280 §6.1.3 (a)(2)")
+    assert result["failed_index"] == 2
