@@ -100,6 +100,9 @@ class CrlInfo:
                     self.aki = value.key_identifier
                 elif isinstance(value, x509.CRLNumber):
                     self.number = value.crl_number
+                    if ext.critical:
+                        # RFC 5280 §5.2.3: "this extension MUST be non-critical".
+                        self.error = "the CRL marks cRLNumber critical (RFC 5280 §5.2.3)"
                 elif isinstance(value, x509.DeltaCRLIndicator):
                     self.base_number = value.crl_number
                 elif isinstance(value, x509.IssuingDistributionPoint):

@@ -246,3 +246,30 @@ def test_accepted_breach_is_pinned_to_one_certificate() -> None:
 def test_every_rule_id_is_documented() -> None:
     assert all(rule.section.startswith(("RFC", "signsvc")) for rule in CHAIN_RULES.values())
     assert {c.rule for c in CASES} <= set(CHAIN_RULES)
+
+
+def _crl(issuer: x509.Certificate, signer: object, *, critical_number: bool
+         ) -> x509.CertificateRevocationList:
+    from cryptography.hazmat.primitives import hashes
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(issuer.subject)
+               .last_update(datetime(2026, 5, 1, tzinfo=UTC))
+               .next_update(datetime(2026, 7, 1, tzinfo=UTC))
+               .add_extension(x509.CRLNumber(7), critical=critical_number)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                   signer.public_key()), critical=False))  # type: ignore[attr-defined]
+    return builder.sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+
+
+def test_a_crl_with_critical_crl_number_is_not_used() -> None:
+    from tests.support.chains import key
+    chain = Chain.make()
+    root_key, ca_key = key("gov-root-g2"), key("gov-ca-g2")
+    good = [_crl(chain.ca, ca_key, critical_number=False),
+            _crl(chain.root, root_key, critical_number=False)]
+    assert chain.validate(crls=good, revocation="hard-fail").valid
+    bad = [_crl(chain.ca, ca_key, critical_number=True), good[1]]
+    result = chain.validate(crls=bad, revocation="hard-fail")
+    assert result.sub_indication is SubIndication.TRY_LATER, result.reason
+    assert result.rule == "revocation" and result.failed_index == 2
+    assert "cRLNumber critical" in result.reason
