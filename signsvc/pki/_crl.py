@@ -107,8 +107,12 @@ class CrlInfo:
                     self.base_number = value.crl_number
                 elif isinstance(value, x509.IssuingDistributionPoint):
                     self.idp = value
-        except (ValueError, x509.DuplicateExtension) as exc:
+        except (ValueError, TypeError, x509.DuplicateExtension) as exc:
             self.error = f"malformed CRL extensions ({exc})"
+        if self.error is None and self.number is None:
+            # RFC 5280 §5.2.3: "CRL issuers MUST include this extension in all CRLs";
+            # without it, a newer CRL cannot be told from a replayed older one.
+            self.error = "the CRL has no cRLNumber (RFC 5280 §5.2.3)"
 
     @property
     def indirect(self) -> bool:
@@ -143,7 +147,7 @@ class CrlInfo:
                             if dns:
                                 issuer = name_key(dns[0])
                 index[(issuer, entry.serial_number)] = (entry.revocation_date_utc, reason)
-        except (ValueError, x509.DuplicateExtension) as exc:
+        except (ValueError, TypeError, x509.DuplicateExtension) as exc:
             self.error = f"malformed CRL entries ({exc})"
         self._entries = index
         return index

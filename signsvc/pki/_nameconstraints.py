@@ -22,7 +22,7 @@ from cryptography import x509
 
 from signsvc.pki._x509 import CertInfo, NameKey, name_key
 
-__all__ = ["NameConstraintState"]
+__all__ = ["MAX_NAME_CHECKS", "NameConstraintState", "valid_host"]
 
 _SUPPORTED = (
     x509.DirectoryName,
@@ -41,16 +41,17 @@ def _dn_within(subject: NameKey, base: NameKey) -> bool:
     return len(subject) >= len(base) and subject[: len(base)] == base
 
 
-_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 MAX_NAME_CHECKS = 1 << 16
 """Most (name, subtree) comparisons one certificate may cost (names times subtrees).
 Real certificates need a few dozen; more is refused as a denial of service."""
 
 
-def _valid_host(host: str, *, wildcard: bool = False) -> bool:
-    """A DNS name in preferred name syntax (RFC 5280 §4.2.1.6, RFC 1034 §3.5), with an
+def valid_host(host: str, *, wildcard: bool = False) -> bool:
+    """A DNS name in preferred name syntax (RFC 5280 §4.2.1.6, RFC 1034 §3.5, digits
+    first allowed by RFC 1123 §2.1), not an IPv4 address written as one, with an
     optional wildcard label ``*`` as the whole leftmost label when ``wildcard``."""
-    if not host or len(host) > 253:
+    if not host or len(host) > 253 or _is_ip(host):
         return False
     labels = host.lower().split(".")
     if wildcard and labels[0] == "*" and len(labels) > 1:
@@ -85,11 +86,14 @@ def _wildcard_overlaps(rest: str, base: str) -> bool:
 
 
 def _dns_problem(name: str, bases: list[x509.GeneralName]) -> str | None:
-    if not _valid_host(name, wildcard=True):
+    if not valid_host(name, wildcard=True):
         return f"dNSName {name!r} is not a valid host name"
     for base in bases:
+        # A dNSName constraint is a host name: "example.vn" covers it and its
+        # subdomains. A leading period is not dNSName syntax (it is the URI and
+        # rfc822Name form), so it is refused rather than guessed at.
         text = str(base.value)
-        if not _valid_host(text.removeprefix("."), wildcard=False) and text:
+        if text and not valid_host(text):
             return f"dNSName constraint {text!r} is not a valid host name"
     return None
 
@@ -98,7 +102,7 @@ def _valid_mailbox(mail: str) -> bool:
     local, at, host = mail.rpartition("@")
     return bool(at and local and "@" not in local and not local.startswith(".")
                 and not local.endswith(".") and ".." not in local
-                and all(33 <= ord(c) < 127 for c in local) and _valid_host(host))
+                and all(33 <= ord(c) < 127 for c in local) and valid_host(host))
 
 
 def _mail_problem(name: str, bases: list[x509.GeneralName]) -> str | None:
@@ -106,7 +110,7 @@ def _mail_problem(name: str, bases: list[x509.GeneralName]) -> str | None:
         return f"rfc822Name {name!r} is not a valid mailbox"
     for base in bases:
         text = str(base.value)
-        ok = _valid_mailbox(text) if "@" in text else _valid_host(text.removeprefix("."))
+        ok = _valid_mailbox(text) if "@" in text else valid_host(text.removeprefix("."))
         if not ok:
             return f"rfc822Name constraint {text!r} is malformed"
     return None
@@ -238,7 +242,7 @@ def _syntax_problem(name: x509.GeneralName, bases: list[x509.GeneralName]) -> st
         return _mail_problem(name.value, bases)
     if isinstance(name, x509.UniformResourceIdentifier):
         host = urlsplit(name.value).hostname
-        if host and not _valid_host(host) and not _is_ip(host):
+        if host and not valid_host(host) and not _is_ip(host):
             return f"URI {name.value!r} has an invalid host"
     return None
 

@@ -17,7 +17,9 @@ not something the caller gave), so without a path the verdict stays "no chain fo
 
 Bounds (never hang, never explode):
 
-- depth: at most ``max_intermediates`` certificates between leaf and anchor;
+- depth: at most ``max_intermediates`` certificates between leaf and anchor, not
+  counting self-issued ones (key rollover; RFC 5280 §6.1.4 (l) does not count them
+  either), and never more than ``max_intermediates`` + :data:`SELF_ISSUED_SLACK` in all;
 - loops: a certificate, or a (subject, key identifier) pair, appears once per path,
   which also stops cross-certificate cycles (A→B→A);
 - total work: a :class:`WorkBudget` of candidate expansions and signature checks per call;
@@ -34,7 +36,10 @@ from signsvc.pki._x509 import CertInfo, NameKey, ValidationCache
 from signsvc.pki.budget import WorkBudget
 from signsvc.pki.trust import TrustStore
 
-__all__ = ["LinkFailure", "PathBuilder"]
+__all__ = ["SELF_ISSUED_SLACK", "LinkFailure", "PathBuilder"]
+
+SELF_ISSUED_SLACK = 4
+"""Self-issued intermediates a path may hold beyond ``max_intermediates``."""
 
 
 @dataclass
@@ -128,7 +133,7 @@ class PathBuilder:
             if self._link(child, anchor, chain):
                 linked = True
                 yield [anchor, *reversed(chain)]
-        if len(chain) - 1 >= self.max_intermediates:
+        if len(chain) - 1 >= self.max_intermediates + SELF_ISSUED_SLACK:
             return
         pooled = yield from self._through(self.pool.get(child.issuer_key, ()), chain, seen,
                                           seen_keys, report=True)
@@ -149,8 +154,11 @@ class PathBuilder:
         any of them verified the child's signature."""
         linked = False
         child = chain[-1]
+        full = sum(1 for c in chain[1:] if not c.self_issued) >= self.max_intermediates
         for cand in self._order(candidates, child):
             if cand.fingerprint in seen or self.trust._is_anchor(cand):
+                continue
+            if full and not cand.self_issued:
                 continue
             key_id = (cand.subject_key, cand.ski)
             if cand.ski is not None and key_id in seen_keys:

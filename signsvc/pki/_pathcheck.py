@@ -110,11 +110,20 @@ def _issues(info: CertInfo) -> tuple[ProfileIssue, ...]:
     return issues
 
 
+_ANCHOR_EXEMPT = frozenset({"serial-number-not-positive", "serial-number-too-long"})
+"""Profile rules that say nothing about what a trust anchor vouches for: real roots
+with serial number 0 exist (Starfield Root G2)."""
+
+
 def _profile(
     info: CertInfo, i: int, n: int, opts: CheckOptions, notes: list[str]
 ) -> Failure | None:
     for issue in _issues(info):
         text = f"{position(i, n)} {issue.text} ({issue.rule.section})"
+        if i == 0 < n and issue.rule.id in _ANCHOR_EXEMPT:  # trusted directly: an EE
+            notes.append(f"{text}: not relied on in a trust anchor, which contributes "
+                         "its name and key (RFC 5280 §6.1.1 (d))")
+            continue
         if issue.rule.relaxable and opts.policy.relax_profile:
             notes.append(f"{text}: accepted under the {opts.policy.name!r} policy")
             continue

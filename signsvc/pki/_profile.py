@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
+from signsvc.pki._nameconstraints import valid_host
+
 if TYPE_CHECKING:
     from signsvc.pki._x509 import CertInfo
 
@@ -58,6 +60,7 @@ RULES: dict[str, Rule] = _rules(
     Rule("subject-empty-without-san", "RFC 5280 §4.1.2.6, §4.2.1.6"),
     Rule("san-not-critical-with-empty-subject", "RFC 5280 §4.2.1.6"),
     Rule("san-empty", "RFC 5280 §4.2.1.6"),
+    Rule("san-dns-name-syntax", "RFC 5280 §4.2.1.6", relaxable=True),
     Rule("authority-key-identifier-missing", "RFC 5280 §4.2.1.1", relaxable=True),
     Rule("authority-key-identifier-critical", "RFC 5280 §4.2.1.1"),
     Rule("subject-key-identifier-missing", "RFC 5280 §4.2.1.2", relaxable=True),
@@ -183,7 +186,7 @@ def profile_issues(info: CertInfo) -> tuple[ProfileIssue, ...]:
             f"has a serial number of {_serial_octets(serial)} octets (at most 20)")
     try:
         extensions = cert.extensions
-    except (ValueError, x509.DuplicateExtension) as exc:
+    except (ValueError, TypeError, x509.DuplicateExtension) as exc:
         add("malformed-certificate", f"has malformed extensions: {exc}")
         return tuple(out)
     if len(extensions) and cert.version is not x509.Version.v3:
@@ -201,6 +204,12 @@ def profile_issues(info: CertInfo) -> tuple[ProfileIssue, ...]:
                 "has an empty subject but a non-critical subjectAltName")
     if info.san is not None and not info.san:
         add("san-empty", "has an empty subjectAltName")
+    for name in info.san or ():
+        if isinstance(name, x509.DNSName) and not valid_host(name.value, wildcard=True):
+            add("san-dns-name-syntax",
+                f"has subjectAltName dNSName {name.value!r}, which is not a host name in "
+                "preferred name syntax")
+            break
     # Self-signed certificates may omit the authority key identifier (§4.2.1.1).
     if _AKI in critical:
         if critical[_AKI]:

@@ -216,7 +216,7 @@ class CertInfo:
         )
         try:
             extensions = self.cert.extensions
-        except (ValueError, x509.DuplicateExtension) as exc:
+        except (ValueError, TypeError, x509.DuplicateExtension) as exc:
             self.error = f"malformed extensions: {exc}"
             return
         unsupported = []

@@ -248,7 +248,9 @@ def validate_chain(
         responses = [load_ocsp_response(r) for r in ocsp_responses]
     except BadInputError as exc:
         raise _setup_error("ocsp_responses", exc.reason) from exc
-    at_utc = at.astimezone(UTC)
+    # Certificate and CRL times have whole seconds (RFC 5280 §4.1.2.5.1-2): a time
+    # inside the notAfter second is still within it.
+    at_utc = at.astimezone(UTC).replace(microsecond=0)
     opts = CheckOptions(
         at=at_utc,
         policy=resolve_policy(policy),

@@ -112,6 +112,16 @@ CASES = [
          {"leaf": Tweak(add=[(_AIA, False)])}),
     Case("subject-information-access-critical", 1, {"ca": Tweak(add=[(_SIA, True)])},
          {"ca": Tweak(add=[(_SIA, False)])}),
+    Case("san-dns-name-syntax", 2,
+         {"leaf": Tweak(add=[(x509.SubjectAlternativeName(
+             [x509.DNSName("van_thu.example.vn")]), False)])},
+         {"leaf": Tweak(add=[(x509.SubjectAlternativeName(
+             [x509.DNSName("*.van-thu.example.vn")]), False)])}, relaxable=True),
+    Case("san-dns-name-syntax", 2,
+         {"leaf": Tweak(add=[(x509.SubjectAlternativeName([x509.DNSName("8.8.8.8")]),
+                              False)])},
+         {"leaf": Tweak(add=[(x509.SubjectAlternativeName([x509.DNSName("8a.example.vn")]),
+                              False)])}, relaxable=True),
     # -- the trust anchor's own constraints (RFC 5937 §3) ------------------------------
     Case("trust-anchor-expired", 0, {"root": Tweak(not_after=datetime(2026, 1, 1, tzinfo=UTC))},
          {"root": Tweak(not_after=datetime(2026, 12, 31, tzinfo=UTC))}),
@@ -273,3 +283,64 @@ def test_a_crl_with_critical_crl_number_is_not_used() -> None:
     assert result.sub_indication is SubIndication.TRY_LATER, result.reason
     assert result.rule == "revocation" and result.failed_index == 2
     assert "cRLNumber critical" in result.reason
+
+
+def test_a_root_with_serial_zero_is_still_an_anchor() -> None:
+    # Real roots with serial 0 exist; an anchor contributes its name and key.
+    result = Chain.make(root=Tweak(serial=0)).validate()
+    assert result.valid, result.reason
+    assert any("trust anchor" in n and "§4.1.2.2" in n for n in result.notes), result.notes
+    # Trusted directly, it is the end entity too, and the rule applies.
+    from signsvc import TrustStore, validate_chain
+    leafless = Chain.make(root=Tweak(serial=0)).root
+    alone = validate_chain(leafless, trust=TrustStore.from_certificates([leafless]),
+                           at=datetime(2026, 6, 1, tzinfo=UTC), revocation="off")
+    assert alone.rule == "serial-number-not-positive", alone.reason
+
+
+def test_a_time_inside_the_last_second_is_still_valid() -> None:
+    end = datetime(2026, 6, 1, 0, 0, 0, tzinfo=UTC)
+    chain = Chain.make(leaf=Tweak(not_after=end))
+    assert chain.validate(at=end.replace(microsecond=5000)).valid
+    later = chain.validate(at=end.replace(second=1))
+    assert later.rule == "validity", later.reason
+
+
+def test_self_issued_intermediates_do_not_count_towards_max_depth() -> None:
+    from signsvc import TrustStore, validate_chain
+    from tests.support.chains import ec_key, key
+    from tests.support.rfc5280 import _build
+    base = Chain.make()
+    # Key rollover: the CA's new key, certified by its old key under the same name.
+    new_key = ec_key(77)
+    rollover = _build(base.ca.subject, base.ca.subject, new_key.public_key(),
+                      key("gov-ca-g2"), key("gov-ca-g2").public_key(), ca=True, serial=9,
+                      tweak=Tweak(), self_signed=False)
+    leaf = _build(dn("Rolled-over leaf"), base.ca.subject, ec_key(78).public_key(), new_key,
+                  new_key.public_key(), ca=False, serial=10, tweak=Tweak(), self_signed=False)
+    store = TrustStore.from_certificates([base.root])
+    result = validate_chain(leaf, intermediates=[base.ca, rollover], trust=store,
+                            at=datetime(2026, 6, 1, tzinfo=UTC), revocation="off",
+                            max_depth=1)
+    assert result.valid, result.reason
+    assert len(result.path) == 4
+    refused = validate_chain(leaf, intermediates=[base.ca, rollover], trust=store,
+                             at=datetime(2026, 6, 1, tzinfo=UTC), revocation="off",
+                             max_depth=0)
+    assert not refused.valid
+
+
+def test_a_crl_without_crl_number_is_not_used() -> None:
+    from cryptography.hazmat.primitives import hashes
+
+    from tests.support.chains import key
+    chain = Chain.make()
+    root_key, ca_key = key("gov-root-g2"), key("gov-ca-g2")
+    numberless = (x509.CertificateRevocationListBuilder().issuer_name(chain.ca.subject)
+                  .last_update(datetime(2026, 5, 1, tzinfo=UTC))
+                  .next_update(datetime(2026, 7, 1, tzinfo=UTC))
+                  .sign(ca_key, hashes.SHA256()))
+    result = chain.validate(crls=[numberless, _crl(chain.root, root_key, critical_number=False)],
+                            revocation="hard-fail")
+    assert result.sub_indication is SubIndication.TRY_LATER, result.reason
+    assert "no cRLNumber" in result.reason

@@ -197,3 +197,34 @@ def test_wildcard_in_a_dns_constraint_is_refused() -> None:
     assert not result.valid
     assert result.rule in ("name-constraints", "malformed-certificate"), result.reason
     assert result.failed_index in (1, 2)
+
+
+def test_leading_period_dns_constraint_is_refused() -> None:
+    # ".example.vn" is the URI/rfc822Name form; as a dNSName constraint it is malformed.
+    chain = _leaf_under(_nc([x509.DNSName(".example.vn")]), x509.DNSName("www.example.vn"))
+    result = chain.validate()
+    assert result.rule == "name-constraints", result.reason
+    assert "not a valid host name" in result.reason
+
+
+def test_an_unparseable_ip_constraint_is_a_verdict_not_a_crash() -> None:
+    # iPAddress constraint of 5 octets: cryptography raises TypeError when reading it.
+    # As an intermediate in the pool, or as the anchor, it must not break validation.
+    subtree = b"\x30\x07\x87\x05\x0a\x00\x00\x00\xff"
+    raw = x509.UnrecognizedExtension(x509.oid.ExtensionOID.NAME_CONSTRAINTS,
+                                     b"\x30\x0b\xa0\x09" + subtree)
+    bad = Chain.make(ca=Tweak(add=[(raw, True)]))
+    result = bad.validate()
+    assert not result.valid
+    assert result.rule == "malformed-certificate" and result.failed_index == 1, result.reason
+    from signsvc import TrustStore
+    bad_root = Chain.make(root=Tweak(add=[(raw, True)]))
+    store = TrustStore.from_certificates([bad_root.root])  # does not raise
+    assert len(store) == 1
+    good = Chain.make()
+    assert good.validate().valid
+    from signsvc import validate_chain
+    from tests.support.rfc5280 import AT
+    mixed = validate_chain(good.leaf, intermediates=[good.ca, bad.ca], at=AT,
+                           trust=TrustStore.from_certificates([good.root]), revocation="off")
+    assert mixed.valid, mixed.reason
