@@ -9,7 +9,8 @@ Example::
     True
 
 Private modules: ``_x509`` (parsed certificates, the cache by DER), ``_pathbuild`` and
-``_pathcheck`` (building and checking paths), ``_nameconstraints`` (RFC 5280 §4.2.1.10),
+``_pathcheck`` (building and checking paths), ``_profile`` (RFC 5280 §4 rules),
+``_vnbundle`` (the shipped Vietnamese certificates), ``_nameconstraints`` (RFC 5280 §4.2.1.10),
 ``_policytree`` (the valid policy tree, §6.1.2), ``_crl`` (parsed CRLs).
 """
 
@@ -21,7 +22,7 @@ from signsvc.pki.algorithms import (
     ValidationPolicy,
 )
 from signsvc.pki.budget import WorkBudget
-from signsvc.pki.chain import ChainResult, validate_chain
+from signsvc.pki.chain import CHAIN_RULES, ChainResult, Rule, validate_chain
 from signsvc.pki.fetch import RevocationFetcher
 from signsvc.pki.indications import Indication, SubIndication
 from signsvc.pki.revocation import (
@@ -32,21 +33,27 @@ from signsvc.pki.revocation import (
     load_ocsp_response,
 )
 from signsvc.pki.trust import (
+    TRUST_PROFILES,
     VN_PROFILE,
     KnownAnchor,
+    ShippedCertificate,
     TrustAnchor,
     TrustStore,
     add_trust_anchor,
     list_trust_anchors,
     load_certificates,
     remove_trust_anchor,
+    trust_profile_file,
     user_trust_dir,
+    vn_trust_material,
 )
 
 __all__ = [
+    "CHAIN_RULES",
     "DEFAULT_POLICY",
     "HISTORICAL_POLICY",
     "REVOCATION_MODES",
+    "TRUST_PROFILES",
     "VN_PROFILE",
     "AlgorithmVerdict",
     "CertificateRevocation",
@@ -56,6 +63,8 @@ __all__ = [
     "RevocationFetcher",
     "RevocationMode",
     "RevocationStatus",
+    "Rule",
+    "ShippedCertificate",
     "SubIndication",
     "TrustAnchor",
     "TrustStore",
@@ -67,6 +76,8 @@ __all__ = [
     "load_certificates",
     "load_ocsp_response",
     "remove_trust_anchor",
+    "trust_profile_file",
     "user_trust_dir",
     "validate_chain",
+    "vn_trust_material",
 ]
