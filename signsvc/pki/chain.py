@@ -250,9 +250,9 @@ def validate_chain(
         raise _setup_error("ocsp_responses", exc.reason) from exc
     # Certificate and CRL times have whole seconds (RFC 5280 §4.1.2.5.1-2): a time
     # inside the notAfter second is still within it.
-    at_utc = at.astimezone(UTC).replace(microsecond=0)
+    at_utc = at.astimezone(UTC)
     opts = CheckOptions(
-        at=at_utc,
+        at=at_utc.replace(microsecond=0),
         policy=resolve_policy(policy),
         initial_policies=_oids("initial_policies", initial_policies),
         explicit_policy=explicit_policy,
@@ -273,6 +273,7 @@ def validate_chain(
         fetcher=fetcher,
         max_intermediates=DEFAULT_MAX_INTERMEDIATES if max_depth is None else max_depth,
         budget=budget if budget is not None else WorkBudget(),
+        reported_at=at_utc,
     )
     return run.validate(cache._info(leaf), opts, anchor=None, depth=0, active=frozenset())
 
@@ -320,6 +321,8 @@ class _Run:
     fetcher: RevocationFetcher | None
     max_intermediates: int
     budget: WorkBudget
+    reported_at: datetime | None = None
+    """The caller's time, to its microsecond (checks compare whole seconds)."""
     _crls_by_issuer: dict[NameKey, list[CrlInfo]] = field(default_factory=dict)
     _indirect: list[CrlInfo] = field(default_factory=list)
 
@@ -354,7 +357,7 @@ class _Run:
             "notes": tuple(outcome.notes),
             "revocation": tuple(outcome.revocation),
             "anchor_label": label,
-            "validation_time": opts.at,
+            "validation_time": self.reported_at or opts.at,
             "policy": opts.policy.name,
         }
         failure = outcome.failure
@@ -363,7 +366,8 @@ class _Run:
                 valid=True,
                 indication=Indication.TOTAL_PASSED,
                 sub_indication=None,
-                reason=f"valid at {opts.at.isoformat()}, chain ends at trust anchor {label}",
+                reason=f"valid at {(self.reported_at or opts.at).isoformat()}, chain ends at "
+                       f"trust anchor {label}",
                 **common,  # type: ignore[arg-type]
             )
         failed = path[failure.index] if failure.index is not None and path else None
