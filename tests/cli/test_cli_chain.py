@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.paths import PKI, ROOT
-
-
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-           "SIGNSVC_TRUST_DIR": str(tmp_path / "trust")}
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+from tests.support.cli import run
+from tests.support.paths import PKI
 
 
 def chain_json(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:

@@ -4,8 +4,6 @@ process, with the real Vietnamese certificates signsvc ships."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +13,13 @@ from click.testing import CliRunner
 
 import cli_common
 from signsvc.pki.trust import TRUST_PROFILES, trust_profile_file
+from tests.support.cli import run
 from tests.support.paths import PKI, ROOT
 
 LICENSE_KEY_GENERATOR = ROOT / "tests/data/vn-ca/vgca-license-key-generator.cer"
 """A real end-entity certificate issued by the G1 government CA (a shipped intermediate)."""
 G1_ROOT = "F7BC89054CEC7F12730D7B8CD3EB7955B163835087E5EB873EDFB584763B3F90"
 G1_CA = "75E969C07BA35C29C72BBC1BFB880F20F3891A619B00B77EB02CA6160736A1FE"
-
-
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-           "SIGNSVC_TRUST_DIR": str(tmp_path / "trust")}
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def chain_json(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
