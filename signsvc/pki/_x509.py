@@ -277,6 +277,12 @@ class CertInfo:
         """basicConstraints cA is TRUE (RFC 5280 §4.2.1.9)."""
         return self.basic_ca is True
 
+def _read_lazy_fields(cert: x509.Certificate) -> tuple[object, ...]:
+    return (cert.version, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(),
+            cert.not_valid_before_utc, cert.not_valid_after_utc, cert.serial_number,
+            cert.signature_algorithm_oid)
+
+
 def _key_usage_names(ku: x509.KeyUsage) -> frozenset[str]:
     names = {rfc for rfc, attr in _KU_FIELDS if getattr(ku, attr)}
     if ku.key_agreement:
@@ -390,7 +396,14 @@ class ValidationCache:
         """
         cert = self._by_der.get(der)
         if cert is None:
-            cert = x509.load_der_x509_certificate(der)
+            try:
+                cert = x509.load_der_x509_certificate(der)
+                # cryptography parses these fields lazily: read them now, so a
+                # certificate that cannot be read fails here, as "not a certificate",
+                # and not later inside validation or a result's summary.
+                _read_lazy_fields(cert)
+            except (TypeError, x509.InvalidVersion) as exc:
+                raise ValueError(f"unreadable certificate: {exc}") from exc
             with self._lock:
                 self._by_der.put(der, cert)
         return cert  # type: ignore[no-any-return]

@@ -15,12 +15,16 @@ Mladenov et al., CCS 2019 §5.2).
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from signsvc.verify._budget import MAX_DECODED, Budget
+from signsvc.verify._pdffilters import MAX_STREAM
 from signsvc.verify._pdfscan import (
+    MAX_FIELDS,
     STARTXREF,
     Name,
     PdfDict,
@@ -77,6 +81,8 @@ class DocView:
     fallback_reason: str | None = None
     """Why the strict reader gave way to pyHanko's, when it did."""
     notes: list[str] = field(default_factory=list)
+    budget: Budget = field(default_factory=Budget)
+    """The document's time and size budget (what read it, and what analyses it)."""
     _reader: Any = None
 
     def pyhanko_reader(self) -> Any:
@@ -95,15 +101,22 @@ def _str(value: Any) -> str | None:
 
 
 def _revision_ends(pdf: ScannedPdf) -> list[int]:
+    """Where each revision ends: the first ``startxref N %%EOF`` after its section that
+    names it. One pass over the file (a search per revision was quadratic: a thousand
+    revisions of a large file)."""
     data = pdf.data
+    found: dict[int, list[tuple[int, int]]] = {}
+    for count, m in enumerate(STARTXREF.finditer(data)):
+        if not count % 1024:
+            pdf.budget.check()
+        found.setdefault(int(m.group(1)), []).append((m.start(), m.end()))
     ends: list[int] = []
     for rev in pdf.revisions:
-        for m in STARTXREF.finditer(data, rev.xref_offset):
-            if int(m.group(1)) == rev.xref_offset:
-                ends.append(m.end())
-                break
-        else:
+        tails = found.get(rev.xref_offset, [])
+        k = bisect.bisect_left(tails, (rev.xref_offset, -1))
+        if k == len(tails):
             raise PdfSyntaxError(f"no startxref/%%EOF for the section at {rev.xref_offset}")
+        ends.append(tails[k][1])
     return ends
 
 
@@ -115,20 +128,23 @@ def _dss_fast(pdf: ScannedPdf, view: DocView) -> None:
     for key, out in (("Certs", view.dss_certs), ("CRLs", view.dss_crls),
                      ("OCSPs", view.dss_ocsps)):
         items = pdf.resolve(dss.get(key))
+        if isinstance(items, list) and len(items) > MAX_FIELDS:
+            raise PdfLimitError(f"more than {MAX_FIELDS} entries in /DSS /{key}")
         for item in items if isinstance(items, list) else ():
             stream = pdf.resolve(item)
             if isinstance(stream, Stream):
-                out.append(stream.decode())
+                out.append(stream.decode(pdf.budget))
 
 
-def _read_fast(data: bytes) -> DocView:
-    pdf = scan(data)
+def _read_fast(data: bytes, budget: Budget) -> DocView:
+    pdf = scan(data, budget)
     if pdf.encrypted:
         raise UnreadablePdfError("the PDF is encrypted; signatures in encrypted PDFs are "
                                  "not verified (decrypt it first)")
     try:
         fields = pdf.signature_fields()
-        view = DocView(data, [], _revision_ends(pdf), len(pdf.revisions), scanned=pdf)
+        view = DocView(data, [], _revision_ends(pdf), len(pdf.revisions), scanned=pdf,
+                       budget=budget)
         for f in fields:
             sig = f.sig
             view.signatures.append(SigEntry(
@@ -147,13 +163,56 @@ def _read_fast(data: bytes) -> DocView:
     return view
 
 
+def _guard_pyhanko_predictor() -> None:
+    """Make pyHanko 0.38's PNG predictor skip its row buffer when there is no data.
+
+    ``filters._png_decode`` allocates a row of ``/Columns`` bytes before it looks at
+    the data; over an empty stream every row count passes its check, so
+    ``/Columns 4000000000`` wrote 4 GB of zeros, in C, where no deadline reaches
+    (found by tests/verify/fuzz.py). The result for empty data is b"" either way, so
+    the guard changes nothing else, for signing neither.
+    """
+    from pyhanko.pdf_utils import filters
+
+    original = filters._png_decode
+    if getattr(original, "signsvc_guarded", False):
+        return
+
+    def guarded(data: memoryview, columns: Any) -> bytes:
+        if not len(data):
+            return b""
+        return original(data, columns)  # type: ignore[no-any-return]
+
+    guarded.signsvc_guarded = True  # type: ignore[attr-defined]
+    filters._png_decode = guarded
+
+
 def _pyhanko_reader(data: bytes) -> Any:
+    from pyhanko.pdf_utils.decode_limits import (
+        DecodeLimits,
+        DocumentDecodeBudget,
+        StreamDecodeLimits,
+    )
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    return PdfFileReader(io.BytesIO(data), strict=True)
+    _guard_pyhanko_predictor()
+    # pyHanko 0.38's limits for untrusted input, tightened to the strict reader's: one
+    # stream at most MAX_STREAM, all of them MAX_DECODED or four times the file (its
+    # default, 256 MiB or 100 times the file, would let a 20 MB file decode 2 GB).
+    limits = DecodeLimits(
+        per_stream=StreamDecodeLimits(max_output_size=MAX_STREAM),
+        document_budget=DocumentDecodeBudget(base_allowance=MAX_DECODED, max_ratio=4))
+    return PdfFileReader(io.BytesIO(data), strict=True, decode_limits=limits)
 
 
-def _read_pyhanko(data: bytes, why: str) -> DocView:
+def _read_pyhanko(data: bytes, why: str, budget: Budget) -> DocView:
+    """The document through pyHanko's reader, stopped at ``budget``'s deadline."""
+    budget.stage = f"reading the document with pyHanko's reader (the strict reader: {why})"
+    with budget.foreign():
+        return _read_pyhanko_unguarded(data, why, budget)
+
+
+def _read_pyhanko_unguarded(data: bytes, why: str, budget: Budget) -> DocView:
     from pyhanko.pdf_utils import generic
     from pyhanko.sign.fields import enumerate_sig_fields
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -164,7 +223,7 @@ def _read_pyhanko(data: bytes, why: str) -> DocView:
             raise UnreadablePdfError("the PDF is encrypted; signatures in encrypted PDFs "
                                      "are not verified (decrypt it first)")
         view = DocView(data, [], None, reader.xrefs.total_revisions, _reader=reader,
-                       fallback_reason=why)
+                       fallback_reason=why, budget=budget)
         view.notes.append(f"read with pyHanko's reader ({why})")
         for name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
             sig = sig_obj.get_object()
@@ -205,16 +264,18 @@ def _read_pyhanko(data: bytes, why: str) -> DocView:
     return view
 
 
-def read_document(data: bytes) -> DocView:
-    """Read the signatures of ``data``; raises :class:`UnreadablePdfError`."""
+def read_document(data: bytes, budget: Budget | None = None) -> DocView:
+    """Read the signatures of ``data``; raises :class:`UnreadablePdfError`, or a
+    :class:`~signsvc.verify._budget.DocumentLimitError` past ``budget``."""
+    budget = budget if budget is not None else Budget()
     if not data.lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
         raise UnreadablePdfError("not a PDF (no %PDF- header)")
     try:
-        return _read_fast(data)
+        return _read_fast(data, budget)
     except PdfLimitError as exc:
         raise UnreadablePdfError(f"refused: {exc}") from exc
     except PdfSyntaxError as exc:
-        return _read_pyhanko(data, str(exc))
+        return _read_pyhanko(data, str(exc), budget)
 
 
 def unreferenced_objects(view: DocView, start: int) -> list[str]:
@@ -246,6 +307,7 @@ def unreferenced_objects(view: DocView, start: int) -> list[str]:
     header = _HEADER
     tail = STARTXREF
     while i < len(data):
+        pdf.budget.check()
         m = header.match(data, i)
         try:
             if m:
@@ -274,7 +336,11 @@ def unreferenced_objects(view: DocView, start: int) -> list[str]:
                 findings.append(f"{len(data) - i} bytes at offset {i} after signing are not "
                                 "PDF objects")
                 return findings
-        except PdfSyntaxError as exc:
+        except PdfLimitError:
+            # A limit is "could not read", never "modified": the caller reports the
+            # document as not verified (INDETERMINATE), not this signature as failed.
+            raise
+        except (PdfSyntaxError, ValueError, IndexError, TypeError) as exc:
             findings.append(f"unreadable update after signing at offset {i}: {exc}")
             return findings
     return findings
@@ -302,7 +368,7 @@ def _end_of_object(pdf: ScannedPdf, offset: int) -> int:
     return i
 
 
-_HEADER = re.compile(rb"(\d+)\s+(\d+)\s+obj\b")
+_HEADER = re.compile(rb"(\d{1,20})\s++(\d{1,20})\s++obj\b")
 _LEVEL_WORDS = {
     "LTA_UPDATES": "validation data (DSS) or document time-stamps added",
     "FORM_FILLING": "signatures added or form fields filled",
@@ -329,17 +395,23 @@ def modifications(view: DocView, entry: SigEntry) -> Modification:
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
     try:
-        reader = view.pyhanko_reader()
-        found = [(n, f) for n, _, f in enumerate_sig_fields(reader, filled_status=True)
-                 if n == entry.name]
-        if len(found) != 1:
-            return Modification(ModificationLevel.DISALLOWED, (
-                f"pyHanko's reader finds {len(found)} signature fields named "
-                f"{entry.name!r}: the two readers disagree about the document",))
-        emb = EmbeddedPdfSignature(reader, found[0][1], entry.name)
-        emb.coverage = emb.evaluate_signature_coverage()  # type: ignore[assignment]
-        result = emb.evaluate_modifications(DEFAULT_DIFF_POLICY)
-        docmdp = emb.docmdp_level
+        # Under the budget: pyHanko's analysis has no hook of ours. Running out raises
+        # a DocumentLimitError, which the except below does not catch (a
+        # BaseException), so it can never read as a disallowed modification.
+        view.budget.stage = (f"analysing the changes made after the signature "
+                             f"{entry.name!r} (pyHanko's difference analysis)")
+        with view.budget.foreign():
+            reader = view.pyhanko_reader()
+            found = [(n, f) for n, _, f in enumerate_sig_fields(reader, filled_status=True)
+                     if n == entry.name]
+            if len(found) != 1:
+                return Modification(ModificationLevel.DISALLOWED, (
+                    f"pyHanko's reader finds {len(found)} signature fields named "
+                    f"{entry.name!r}: the two readers disagree about the document",))
+            emb = EmbeddedPdfSignature(reader, found[0][1], entry.name)
+            emb.coverage = emb.evaluate_signature_coverage()  # type: ignore[assignment]
+            result = emb.evaluate_modifications(DEFAULT_DIFF_POLICY)
+            docmdp = emb.docmdp_level
     except Exception as exc:
         return Modification(ModificationLevel.DISALLOWED,
                             (f"the changes after signing could not be analysed: {exc}",))

@@ -10,17 +10,28 @@ It is strict on purpose: anything it does not understand raises
 :class:`PdfSyntaxError` and the caller falls back to pyHanko's reader, which is also
 strict. It never repairs a file (repairing is how viewers come to show content the
 signature does not cover).
+
+It is bounded on purpose too, for hostile files (issue 13): tokenising is linear (no
+regular expression can backtrack, literal strings are copied run by run), every cycle
+is cut (``/Prev`` chains, ``/Length`` references, object streams, the field tree),
+and what a file can make it build is capped: :data:`MAX_DEPTH`, :data:`MAX_FIELDS`,
+:data:`MAX_FIELD_NAME`, :data:`MAX_REVISIONS`, :data:`MAX_STRING`, :data:`MAX_NUMBER`,
+and per document (:class:`~signsvc.verify._budget.Budget`) the deadline, the objects
+and the decoded bytes. Past a cap it raises :class:`PdfLimitError`, which is not
+handed to pyHanko.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from signsvc.verify._pdffilters import PdfLimitError, PdfSyntaxError, decode
+from signsvc.verify._budget import MAX_OBJECTS, Budget
+from signsvc.verify._pdffilters import MAX_STREAM, PdfLimitError, PdfSyntaxError, decode
 
 __all__ = [
     "Name",
@@ -39,8 +50,18 @@ MAX_DEPTH = 64
 """Nesting limit for arrays and dictionaries (deeply nested objects are an attack on
 recursive parsers)."""
 MAX_FIELDS = 10_000
-"""Most form fields walked; a document with more is handed to the slow path's limits."""
+"""Most form fields (and widgets) walked; a document with more is refused."""
+MAX_FIELD_NAME = 4096
+"""Longest fully qualified field name (ISO 32000-1 §12.7.3.2), in characters."""
 MAX_REVISIONS = 1_000
+MAX_STRING = 32 * 1024 * 1024
+"""Longest string (literal or hex, decoded) an object may hold; a signature's
+``/Contents`` with every certificate and CRL embedded is a few megabytes."""
+MAX_NUMBER = 40
+"""Longest number token; ISO 32000-1 Annex C allows 32-bit integers and reals of
+about 38 digits, and Python refuses to convert more than 4,300 digits at all."""
+_CHECK_EVERY = 4096
+"""Tokens (or literal-string specials, or entries) handled between two deadline checks."""
 
 
 class Name(str):
@@ -72,29 +93,48 @@ class Stream:
     dict: PdfDict
     raw: bytes
 
-    def decode(self) -> bytes:
-        """The decoded data (ISO 32000-1 §7.4): the standard non-image filters, chained."""
-        return decode(self.raw, self.dict.get("Filter"), self.dict.get("DecodeParms"))
+    def decode(self, budget: Budget | None = None) -> bytes:
+        """The decoded data (ISO 32000-1 §7.4): the standard non-image filters, chained;
+        counted against ``budget`` (its deadline and decoded bytes), when given."""
+        if budget is None:
+            return decode(self.raw, self.dict.get("Filter"), self.dict.get("DecodeParms"))
+        cap = budget.decoded_cap(MAX_STREAM)
+        try:
+            out = decode(self.raw, self.dict.get("Filter"), self.dict.get("DecodeParms"),
+                         limit=cap, check=budget.check)
+        except PdfLimitError:
+            if cap < MAX_STREAM:  # what was left of the document's budget, not the stream's
+                budget.spend_decoded(cap + 1)
+            raise
+        budget.spend_decoded(len(out))
+        return out
 
 
 _REGULAR = rb"[^\x00\t\n\f\r ()<>\[\]{}/%]"
+# Every repetition is possessive (``*+``, ``++``; Python 3.11): a token either matches
+# or fails without backtracking, so one call is linear in the bytes it looks at. The
+# greedy ``(?:[ws]+|%...)*`` this replaced backtracked exponentially over a run of
+# spaces followed by a byte no token starts with (64 spaces and a "!" never returned).
 _TOKEN = re.compile(
-    rb"(?:[\x00\t\n\f\r ]+|%[^\r\n]*)*"  # whitespace and comments before a token
+    rb"(?:[\x00\t\n\f\r ]++|%[^\r\n]*+)*+"  # whitespace and comments before a token
     rb"(?:(?P<dopen><<)|(?P<dclose>>>)"
-    rb"|(?P<hex><[0-9A-Fa-f\x00\t\n\f\r ]*>)"
+    rb"|(?P<hex><[0-9A-Fa-f\x00\t\n\f\r ]*+>)"
     rb"|(?P<lit>\()|(?P<aopen>\[)|(?P<aclose>\])"
-    rb"|(?P<name>/" + _REGULAR + rb"*)"
-    rb"|(?P<ref>(?P<rnum>\d+)[\x00\t\n\f\r ]+(?P<rgen>\d+)[\x00\t\n\f\r ]+R(?!"
+    rb"|(?P<name>/" + _REGULAR + rb"*+)"
+    rb"|(?P<ref>(?P<rnum>\d++)[\x00\t\n\f\r ]++(?P<rgen>\d++)[\x00\t\n\f\r ]++R(?!"
     + _REGULAR + rb"))"
-    rb"|(?P<num>[+-]?(?:\d+\.?\d*|\.\d+)(?!" + _REGULAR + rb"))"
+    rb"|(?P<num>[+-]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?!" + _REGULAR + rb"))"
     rb"|(?P<kw>(?:true|false|null)(?!" + _REGULAR + rb")))"
 )
-_OBJ_HEADER = re.compile(rb"(\d+)\s+(\d+)\s+obj(?=[\s<\[(/%]|$)")
+_OBJ_HEADER = re.compile(rb"(\d{1,20})\s++(\d{1,20})\s++obj(?=[\s<\[(/%]|$)")
 _XREF_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])")
-_XREF_SUBSECTION = re.compile(rb"(\d+)\s+(\d+)[ \t]*\r?\n?")
-STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF(?:\r\n|\r|\n)?")
-_XREF_ROWS = re.compile(rb"(?:\d{10} \d{5} [nf](?: \r| \n|\r\n))*")
-_WS_COMMENTS = re.compile(rb"(?:[ \t\r\n\f\x00]+|%[^\r\n]*)*")
+_XREF_SUBSECTION = re.compile(rb"(\d{1,20})\s++(\d{1,20})[ \t]*+\r?\n?")
+STARTXREF = re.compile(rb"startxref\s++(\d{1,20})\s++%%EOF(?:\r\n|\r|\n)?")
+_XREF_ROWS = re.compile(rb"(?:\d{10} \d{5} [nf](?: \r| \n|\r\n))*+")
+_WS_COMMENTS = re.compile(rb"(?:[ \t\r\n\f\x00]++|%[^\r\n]*+)*+")
+_OBJSTM_HEADER = re.compile(rb"[\x00\t\n\f\r 0-9]*+")
+_DIGITS = re.compile(rb"\d++")
+_LITERAL_RUN = re.compile(rb"[^()\\]*+")
 _ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b",
             ord("f"): b"\f", ord("("): b"(", ord(")"): b")", ord("\\"): b"\\"}
 
@@ -102,8 +142,9 @@ _ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b",
 class Lexer:
     """Parses PDF objects out of ``data`` at given offsets (ISO 32000-1 §7.3)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, budget: Budget | None = None) -> None:
         self.data = data
+        self.budget = budget if budget is not None else Budget()
 
     def skip(self, i: int) -> int:
         m = _WS_COMMENTS.match(self.data, i)
@@ -112,18 +153,27 @@ class Lexer:
     def value(self, i: int, depth: int = 0) -> tuple[Any, int]:
         """The object starting at or after ``i``, and the offset just past it.
 
-        One regular expression tokenises (C speed); a stack builds the containers,
-        so hostile nesting costs no recursion.
+        One regular expression tokenises (C speed, no backtracking); a stack builds the
+        containers, so hostile nesting costs no recursion. Linear in the bytes read,
+        with the deadline checked every :data:`_CHECK_EVERY` tokens.
         """
         data = self.data
+        check = self.budget.check
+        check()
         stack: list[list[Any]] = []  # [container, pending key, start offset]
         pos = i
+        tokens = 0
         while True:
             m = _TOKEN.match(data, pos)
             if m is None:
-                if self.skip(pos) >= len(data):
+                pos = self.skip(pos)
+                if pos >= len(data):
                     raise PdfSyntaxError("unexpected end of file")
                 raise PdfSyntaxError(f"unexpected byte {data[pos:pos + 1]!r} at offset {pos}")
+            tokens += 1
+            if tokens >= _CHECK_EVERY:
+                check()
+                tokens = 0
             kind = m.lastgroup
             assert kind is not None
             start, pos = m.start(kind), m.end()
@@ -148,11 +198,19 @@ class Lexer:
                                  lambda g: bytes([int(g.group(1), 16)]), raw)
                 val = Name(raw.decode("latin-1"))
             elif kind == "ref":
-                val = Ref(int(m.group("rnum")), int(m.group("rgen")))
+                num, gen = m.group("rnum"), m.group("rgen")
+                if len(num) > MAX_NUMBER or len(gen) > MAX_NUMBER:
+                    raise PdfSyntaxError(f"object number too long at offset {start}")
+                val = Ref(int(num), int(gen))
             elif kind == "num":
                 text = m.group(kind)
+                if len(text) > MAX_NUMBER:
+                    # ISO 32000-1 Annex C: integers fit 32 bits, reals about 38 digits.
+                    raise PdfSyntaxError(f"number of {len(text)} characters at offset {start}")
                 val = float(text) if b"." in text else int(text)
             elif kind == "hex":
+                if pos - start > 2 * MAX_STRING:
+                    raise PdfLimitError(f"string longer than {MAX_STRING >> 20} MiB at {start}")
                 digits = m.group(kind)[1:-1].decode("ascii")
                 try:
                     val = bytes.fromhex(digits)
@@ -185,11 +243,30 @@ class Lexer:
                 container.append(val)
 
     def _literal(self, i: int) -> tuple[bytes, int]:
+        """A literal string's bytes (ISO 32000-1 §7.3.4.2) from just after its ``(``.
+
+        Plain runs are copied by one regular expression; the Python loop only sees
+        parentheses and backslashes, and an unterminated string fails at C speed.
+        """
         data = self.data
         out = bytearray()
         depth = 1
         n = len(data)
-        while i < n:
+        start = i
+        run = _LITERAL_RUN.match
+        specials = 0
+        while True:
+            j = run(data, i).end()  # type: ignore[union-attr]  # "*+" always matches
+            out += data[i:j]
+            i = j
+            if i >= n:
+                break
+            specials += 1
+            if specials >= _CHECK_EVERY:
+                self.budget.check()
+                specials = 0
+            if len(out) > MAX_STRING:
+                raise PdfLimitError(f"string longer than {MAX_STRING >> 20} MiB at {start}")
             c = data[i]
             if c == 0x5C:  # backslash
                 i += 1
@@ -212,13 +289,16 @@ class Lexer:
                 continue
             if c == 0x28:
                 depth += 1
-            elif c == 0x29:
+            else:  # 0x29
                 depth -= 1
                 if depth == 0:
+                    if len(out) > MAX_STRING:
+                        raise PdfLimitError(
+                            f"string longer than {MAX_STRING >> 20} MiB at {start}")
                     return bytes(out), i + 1
             out.append(c)
             i += 1
-        raise PdfSyntaxError("unterminated literal string")
+        raise PdfSyntaxError(f"unterminated literal string at offset {start - 1}")
 
 
 @dataclass
@@ -235,6 +315,8 @@ class Revision:
 
     hidden: Revision | None = None
     """The cross-reference stream of a hybrid file's table (``/XRefStm``)."""
+    _budget: Budget | None = None
+    """Charged for the table's entries when they are read."""
 
     @property
     def entries(self) -> dict[int, tuple[int, int, int]]:
@@ -252,6 +334,9 @@ class Revision:
     def _table_entries(self) -> dict[int, tuple[int, int, int]]:
         entry = _XREF_ENTRY
         out: dict[int, tuple[int, int, int]] = {}
+        if self._budget is not None:
+            self._budget.check()
+            self._budget.spend_objects(sum(count for _, count, _ in self._subsections))
         for first, count, pos in self._subsections:
             # ISO 32000-1 §7.5.4: entries are exactly 20 bytes; check them at once.
             block = self._data[pos : pos + 20 * count]
@@ -281,15 +366,19 @@ class SignatureField:
 class ScannedPdf:
     """A PDF read from bytes: revisions, objects by reference, signature fields."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, budget: Budget | None = None) -> None:
         self.data = data
-        self.lexer = Lexer(data)
+        self.budget = budget if budget is not None else Budget()
+        self.lexer = Lexer(data, self.budget)
         if not data.startswith(b"%PDF-"):
             raise PdfSyntaxError("no %PDF- header at offset 0")
-        self.revisions = self._read_revisions()
-        self.trailer = self.revisions[-1].trailer
         self._cache: dict[int, Any] = {}
         self._objstm: dict[int, tuple[bytes, list[tuple[int, int]]]] = {}
+        self._walked = 0
+        self._opening: set[int] = set()
+        """Object streams being opened (one that needs itself to be read is refused)."""
+        self.revisions = self._read_revisions()
+        self.trailer = self.revisions[-1].trailer
 
     @property
     def encrypted(self) -> bool:
@@ -308,8 +397,10 @@ class ScannedPdf:
         seen: set[int] = set()
         chain: list[Revision] = []
         while True:
-            if offset in seen or len(chain) >= MAX_REVISIONS:
+            if offset in seen:
                 raise PdfSyntaxError("cross-reference /Prev chain loops")
+            if len(chain) >= MAX_REVISIONS:
+                raise PdfLimitError(f"more than {MAX_REVISIONS} revisions (revision limit)")
             seen.add(offset)
             rev = self._read_section(offset)
             chain.append(rev)
@@ -343,11 +434,14 @@ class ScannedPdf:
                 raise PdfSyntaxError(f"malformed cross-reference table at offset {i}")
             first, count = int(m.group(1)), int(m.group(2))
             subsections.append((first, count, m.end()))
+            if len(subsections) % _CHECK_EVERY == 0:
+                self.budget.check()
             i = self.lexer.skip(m.end() + 20 * count)
         trailer, _ = self.lexer.value(i + 7)
         if not isinstance(trailer, PdfDict):
             raise PdfSyntaxError("trailer is not a dictionary")
-        rev = Revision(offset, trailer, _data=data, _subsections=subsections)
+        rev = Revision(offset, trailer, _data=data, _subsections=subsections,
+                       _budget=self.budget)
         hidden = trailer.get("XRefStm")
         if hidden is not None:
             # ISO 32000-1 §7.5.8.4 hybrid file: the stream lists the objects kept in
@@ -364,22 +458,38 @@ class ScannedPdf:
         d = obj.dict
         widths = d.get("W")
         size = d.get("Size")
+        index = d.get("Index")
+        counts = [size, *(index[1::2] if isinstance(index, list) else ())]
+        declared = [x for x in counts if type(x) is int]
+        if any(x > MAX_OBJECTS for x in declared):
+            # Before any other check: a stream declaring millions of entries is refused
+            # as a limit, not handed to pyHanko, whose reader would build them all.
+            self.budget.spend_objects(max(declared))
         if (not isinstance(widths, list) or len(widths) != 3
                 or not all(isinstance(w, int) and 0 <= w <= 8 for w in widths)
                 or not isinstance(size, int)):
             raise PdfSyntaxError("malformed /W or /Size in cross-reference stream")
         index = d.get("Index", [0, size])
-        if not isinstance(index, list) or len(index) % 2:
+        if (not isinstance(index, list) or len(index) % 2
+                or not all(type(x) is int and x >= 0 for x in index)):
             raise PdfSyntaxError("malformed /Index in cross-reference stream")
-        raw = obj.decode()
+        # First the count, a limit: too many entries is refused, not handed to pyHanko,
+        # whose reader would build every one of them.
+        total = sum(index[1::2])
+        self.budget.spend_objects(total)
         w0, w1, w2 = widths
         row = w0 + w1 + w2
+        if row == 0:
+            # Rows of no bytes would let /Index declare entries without end.
+            raise PdfSyntaxError("cross-reference stream with /W [0 0 0]")
+        raw = obj.decode(self.budget)
+        if total * row > len(raw):
+            raise PdfSyntaxError("cross-reference stream shorter than /Index says")
         entries: dict[int, tuple[int, int, int]] = {}
         pos = 0
         for first, count in zip(index[::2], index[1::2], strict=True):
+            self.budget.check()
             for k in range(count):
-                if pos + row > len(raw):
-                    raise PdfSyntaxError("cross-reference stream shorter than /Index says")
                 kind = int.from_bytes(raw[pos : pos + w0], "big") if w0 else 1
                 f2 = int.from_bytes(raw[pos + w0 : pos + w0 + w1], "big")
                 f3 = int.from_bytes(raw[pos + w0 + w1 : pos + row], "big")
@@ -448,22 +558,33 @@ class ScannedPdf:
 
     def _from_object_stream(self, stream_num: int, index: int, num: int) -> Any:
         if stream_num not in self._objstm:
+            if stream_num in self._opening:
+                # ISO 32000-1 §7.5.7: an object stream is never inside an object stream.
+                raise PdfSyntaxError(f"object stream {stream_num} is inside itself")
+            self._opening.add(stream_num)
             stm = self.get(Ref(stream_num, 0))
             if not isinstance(stm, Stream) or stm.dict.get("Type") != "ObjStm":
                 raise PdfSyntaxError(f"object stream {stream_num} missing")
-            body = stm.decode()
             n, first = stm.dict.get("N"), stm.dict.get("First")
-            if not isinstance(n, int) or not isinstance(first, int):
+            if (type(n) is not int or type(first) is not int or n < 0 or first < 0
+                    or n > MAX_OBJECTS):
                 raise PdfSyntaxError(f"object stream {stream_num}: bad /N or /First")
-            nums = [int(x) for x in body[:first].split()]
-            if len(nums) != 2 * n:
+            body = stm.decode(self.budget)
+            if first > len(body) or _OBJSTM_HEADER.fullmatch(body, 0, first) is None:
                 raise PdfSyntaxError(f"object stream {stream_num}: bad header")
+            # At most 2n + 1 numbers are read from the header: millions of tokens must
+            # not become a list of millions of ints first.
+            found = [x.group() for x in itertools.islice(
+                _DIGITS.finditer(body, 0, first), 2 * n + 1)]
+            if len(found) != 2 * n or any(len(x) > MAX_NUMBER for x in found):
+                raise PdfSyntaxError(f"object stream {stream_num}: bad header")
+            nums = [int(x) for x in found]
             pairs = list(zip(nums[::2], nums[1::2], strict=True))
             self._objstm[stream_num] = (body, [(a, first + b) for a, b in pairs])
         body, pairs = self._objstm[stream_num]
         if index >= len(pairs) or pairs[index][0] != num:
             raise PdfSyntaxError(f"object {num} not at index {index} of stream {stream_num}")
-        return Lexer(body).value(pairs[index][1])[0]
+        return Lexer(body, self.budget).value(pairs[index][1])[0]
 
     def resolve(self, value: Any) -> Any:
         return self.get(value) if isinstance(value, Ref) else value
@@ -486,6 +607,7 @@ class ScannedPdf:
             raise PdfSyntaxError("/AcroForm /Fields is not an array")
         out: list[SignatureField] = []
         seen: set[int] = set()
+        self._walked = 0
         for item, name, ft in self._walk(fields, "", None, seen, 0):
             if ft != "Sig":
                 continue
@@ -519,12 +641,16 @@ class ScannedPdf:
         if depth > MAX_DEPTH:
             raise PdfLimitError("form field tree nested too deep")
         for kid in kids:
+            self._walked += 1
+            if self._walked > MAX_FIELDS:
+                # Direct dictionaries count too: an array of a million "<<>>" is 4 MB.
+                raise PdfLimitError(f"more than {MAX_FIELDS} form fields")
+            if not self._walked % 256:
+                self.budget.check()
             if isinstance(kid, Ref):
                 if kid.num in seen:
                     raise PdfSyntaxError("form field tree has a cycle")
                 seen.add(kid.num)
-                if len(seen) > MAX_FIELDS:
-                    raise PdfLimitError(f"more than {MAX_FIELDS} form fields")
             node = self.resolve(kid)
             if not isinstance(node, PdfDict):
                 continue
@@ -533,6 +659,11 @@ class ScannedPdf:
             if isinstance(part, bytes):
                 text = _text(part)
                 name = f"{prefix}.{text}" if prefix else text
+                if len(name) > MAX_FIELD_NAME:
+                    # Every descendant's name repeats its ancestors': long partial names
+                    # on a wide tree would multiply into gigabytes.
+                    raise PdfLimitError(f"a field name longer than {MAX_FIELD_NAME} "
+                                        "characters")
             ft = node.get("FT", inherited_ft)
             children = self.resolve(node.get("Kids"))
             if isinstance(children, list) and any(
@@ -553,9 +684,11 @@ def _text(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
-def scan(data: bytes) -> ScannedPdf:
-    """Read the structure of ``data``; raises :class:`PdfSyntaxError`."""
+def scan(data: bytes, budget: Budget | None = None) -> ScannedPdf:
+    """Read the structure of ``data``; raises :class:`PdfSyntaxError` (its
+    :class:`PdfLimitError` past a size limit) or, past the deadline of ``budget``,
+    :class:`~signsvc.verify._budget.TimeLimitError`."""
     try:
-        return ScannedPdf(data)
-    except (IndexError, ValueError, zlib.error, RecursionError) as exc:
+        return ScannedPdf(data, budget)
+    except (IndexError, ValueError, TypeError, zlib.error, RecursionError) as exc:
         raise PdfSyntaxError(f"unreadable structure: {exc}") from exc

@@ -22,9 +22,13 @@ How a signature is judged (ETSI EN 319 102-1 §5.3 basic validation, §5.5 with 
 3. Coverage: the whole file, or a whole earlier revision whose later updates pyHanko's
    difference analysis classifies (:func:`signsvc.verify._pdfdoc.modifications`) and in
    which every appended object is referenced by a cross-reference section. A
-   disallowed modification makes the signature TOTAL-FAILED/HASH_FAILURE: the
-   signed bytes verify, but the document a reader is shown is not the one signed
-   (incremental saving and shadow attacks; Mainka et al., NDSS 2021).
+   disallowed modification makes the signature TOTAL-FAILED/FORMAT_FAILURE: the
+   signed bytes verify (so not HASH_FAILURE, which ETSI EN 319 102-1 keeps for a
+   digest that does not match), but the document a reader is shown is not the one
+   signed and its later revisions break what ISO 32000-1 §12.8 lets them do after a
+   signature (incremental saving and shadow attacks; Mainka et al., NDSS 2021).
+   ``modification.level`` is ``disallowed`` and ``modification.details`` says what
+   changed.
 4. The signature time-stamp, when present, must verify and be over this signature;
    its time is then the time the signer's chain is validated at (proof of existence),
    otherwise ``at`` (default: now).
@@ -33,6 +37,15 @@ How a signature is judged (ETSI EN 319 102-1 §5.3 basic validation, §5.5 with 
 
 The document's verdict is the worst of its signatures; a document without any
 signature is INDETERMINATE. A verdict is a result; only bad arguments raise.
+
+Every document gets a verdict in bounded time and memory, in this call, watchdog or
+not (:mod:`signsvc.verify._budget`): past ``time_limit`` (default 10 s) or a size limit
+(nesting, objects, decoded streams, strings, memory), the document is INDETERMINATE
+with ``error`` naming the limit (``error_type`` "TimeoutError" for the time and
+"MemoryError" for memory, as the batch's watchdog reports them; "BadInputError" for a
+size limit of the file), and no sub-indication: no validation of a signature reached a
+conclusion ETSI EN 319 102-1 Table 5 could name. Never TOTAL-FAILED: a file that could
+not be read to the end was not shown to be modified.
 """
 
 from __future__ import annotations
@@ -57,6 +70,12 @@ from signsvc.pki.fetch import RevocationFetcher
 from signsvc.pki.indications import Indication, SubIndication
 from signsvc.pki.revocation import RevocationMode
 from signsvc.pki.trust import TrustStore
+from signsvc.verify._budget import (
+    DEFAULT_TIME_LIMIT,
+    Budget,
+    DocumentLimitError,
+    MemoryLimitError,
+)
 from signsvc.verify._cmscheck import (
     CmsCheck,
     CmsFormatError,
@@ -74,6 +93,7 @@ from signsvc.verify._pdfdoc import (
     read_document,
     unreferenced_objects,
 )
+from signsvc.verify._pdffilters import PdfLimitError, PdfSyntaxError
 from signsvc.verify.results import (
     CertificateSummary,
     Coverage,
@@ -142,6 +162,7 @@ def verify_pdf(
     online: bool = False,
     cache: ValidationCache | None = None,
     fetcher: RevocationFetcher | None = None,
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
 ) -> DocumentResult:
     """Verify every signature of one PDF.
 
@@ -155,6 +176,9 @@ def verify_pdf(
         cache: parsed certificates and checked signatures kept across calls.
         fetcher: a configured :class:`~signsvc.pki.fetch.RevocationFetcher`
             (overrides ``online``).
+        time_limit: seconds this document may take (None: no limit); past it the
+            result is INDETERMINATE with ``error_type`` "TimeoutError". Time spent
+            fetching revocation data counts (a fetch under way runs to its own timeout).
 
     Returns:
         The verdict; bad input (not a PDF, encrypted, unreadable) is a
@@ -170,6 +194,11 @@ def verify_pdf(
         raise ValidationSetupError("expected an aware datetime", argument="at")
     if revocation not in ("hard-fail", "soft-fail", "off"):
         raise ValidationSetupError(f"unknown mode {revocation!r}", argument="revocation")
+    if time_limit is not None and (isinstance(time_limit, bool)
+                                   or not isinstance(time_limit, int | float)
+                                   or not time_limit > 0):
+        raise ValidationSetupError("must be a positive number of seconds or None",
+                                   argument="time_limit")
     resolved = resolve_policy(policy)
     now = (at or datetime.now(UTC)).astimezone(UTC)
     path = Path(path)
@@ -179,21 +208,63 @@ def verify_pdf(
         return _failed_document(path, now, started, f"cannot read {path}: "
                                 f"{exc.strerror or exc}", "OSError")
     hashes = _Hashes(data)
+    budget = Budget(time_limit)
+    failure: tuple[str, str]
     try:
-        view = read_document(data)
+        return _verify_document(path, data, hashes, budget, now, started, trust=trust,
+                                policy=resolved, revocation=revocation, online=online,
+                                cache=cache, fetcher=fetcher)
+    except DocumentLimitError as exc:
+        # Named as the batch's watchdog names the same outcomes: TimeoutError, and
+        # MemoryError (after which a batch worker hands over to a fresh process).
+        kind = "MemoryError" if isinstance(exc, MemoryLimitError) else "TimeoutError"
+        failure = (budget.exceeded_message(exc), kind)
+    except PdfLimitError as exc:
+        failure = (f"refused: {exc}", "BadInputError")
+    except PdfSyntaxError as exc:
+        failure = (f"not a readable PDF ({exc})", "BadInputError")
+    except (MemoryError, ValidationSetupError):
+        # A MemoryError is the batch worker's to handle (a fresh process for the next
+        # file); a setup error is the caller's.
+        raise
+    except Exception as exc:
+        # A defect, not a verdict (every failure of the document has its result above):
+        # still a result, so that a caller without a watchdog never sees hostile bytes
+        # as an exception. INDETERMINATE: nothing was shown about the signatures.
+        failure = (f"internal error while verifying: {type(exc).__name__}: {exc}",
+                   type(exc).__name__)
+    # Built after the except block, which released the traceback and with it what the
+    # stopped code had built (freeing millions of objects takes a while: it counts).
+    return _failed_document(path, now, started, failure[0], failure[1],
+                            sha256=hashes.file_sha256(), size=len(data))
+
+
+def _verify_document(
+    path: Path, data: bytes, hashes: _Hashes, budget: Budget, now: datetime,
+    started: float, *, trust: TrustStore, policy: ValidationPolicy,
+    revocation: RevocationMode, online: bool, cache: ValidationCache | None,
+    fetcher: RevocationFetcher | None,
+) -> DocumentResult:
+    try:
+        view = read_document(data, budget)
     except UnreadablePdfError as exc:
         return _failed_document(path, now, started, str(exc), "BadInputError",
                                 sha256=hashes.file_sha256(), size=len(data))
     if fetcher is None and online:
         fetcher = RevocationFetcher(online=True)
+    budget.stage = "reading the validation data (DSS)"
     ctx = _Ctx(
-        trust=trust, now=now, policy=resolved, revocation=revocation, fetcher=fetcher,
+        trust=trust, now=now, policy=policy, revocation=revocation, fetcher=fetcher,
         cache=cache if cache is not None else DEFAULT_CACHE,
         dss_certs=_certs(view.dss_certs),
         crls=[c for c in (_LOADER.crl(d) for d in view.dss_crls) if c is not None],
         ocsps=_ocsps(view.dss_ocsps),
     )
-    results = [_verify_signature(view, entry, ctx, hashes) for entry in _in_file_order(view)]
+    results = []
+    for entry in _in_file_order(view):
+        budget.stage = f"verifying the signature {entry.name!r}"
+        budget.check()
+        results.append(_verify_signature(view, entry, ctx, hashes))
     sha = hashes.file_sha256()
     if not results:
         ends = view.revision_ends
@@ -379,7 +450,10 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
     integrity = Integrity(digest_ok, check.signature_ok, check.signing_certificate_ok,
                           check.digest_algorithm, check.signature_algorithm)
     coverage, revision = _coverage(view, entry, start2 + len2)
+    view.budget.check()
     modification = _modification(view, entry, coverage, start2 + len2)
+    view.budget.stage = f"validating the certificate chains of the signature {entry.name!r}"
+    view.budget.check()
     signer = CertificateSummary.of(check.signer_cert) if check.signer_cert else None
     crls = ctx.crls + [c for c in (_LOADER.crl(d) for d in check.crls) if c is not None]
     ocsps = ctx.ocsps + _ocsps(check.ocsps)
@@ -527,7 +601,7 @@ def _judge(
     if modification.level is ModificationLevel.DISALLOWED:
         # The first detail says it in words; the rest (pyHanko's object-level account,
         # stray objects) stays in modification.details for whoever investigates.
-        return out(SubIndication.HASH_FAILURE, "the document was changed after signing: "
+        return out(SubIndication.FORMAT_FAILURE, "the document was changed after signing: "
                    + modification.details[0])
     if integrity.signing_certificate_ok is False:
         return out(SubIndication.NO_SIGNING_CERTIFICATE_FOUND, problems)

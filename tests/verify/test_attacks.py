@@ -28,7 +28,7 @@ import pytest
 
 from certs_test.services import TestServices
 from signsvc import TrustStore, ValidationCache
-from signsvc.pki.indications import Indication
+from signsvc.pki.indications import Indication, SubIndication
 from signsvc.verify.pdf import verify_pdf
 from signsvc.verify.results import DocumentResult, ModificationLevel
 from tests.support import attacks
@@ -156,6 +156,16 @@ def test_verify_pdf_rejects_attack(attack: Attack, corpus: dict[str, Path],
     # genuinely valid one in the same update that changes the content).
     if result.signatures:
         assert not result.signatures[0].passed, _describe(result)
+    # ETSI EN 319 102-1 terms: HASH_FAILURE only when the digest does not match; a
+    # disallowed change with an intact digest is FORMAT_FAILURE, still TOTAL-FAILED.
+    for sig in result.signatures:
+        if sig.sub_indication is SubIndication.HASH_FAILURE:
+            assert sig.integrity is not None and not sig.integrity.digest_ok, _describe(result)
+        if (sig.modification is not None and sig.integrity is not None
+                and sig.modification.level is ModificationLevel.DISALLOWED
+                and sig.integrity.intact):
+            assert (sig.indication, sig.sub_indication) == (
+                Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE), _describe(result)
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
