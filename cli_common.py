@@ -336,5 +336,8 @@ def run(group: click.Group, argv: Sequence[str] | None) -> None:
             click.echo(f"signsvc: error: {_os_error_text(exc)}", err=True)
         else:
             click.echo(f"signsvc: error: {exc}", err=True)
+        hint = getattr(exc, "hint", None)  # e.g. drivers.ModuleLoadError.hint
+        if isinstance(hint, str) and hint:
+            click.echo(f"signsvc: hint: {hint}", err=True)
         sys.exit(code)
     sys.exit(returned if isinstance(returned, int) else ExitCode.OK)

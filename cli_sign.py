@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from datetime import datetime
+import unicodedata
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -40,8 +42,11 @@ from cli_common import (
 from signsvc.appearance.profiles import COPY_FORMS
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     import drivers
     from signsvc.sign.pdf import SignKeywords
+    from signsvc.sign.results import DocumentProgress
 
 
 @click.command()
@@ -51,7 +56,8 @@ if TYPE_CHECKING:
 @click.option("--suffix", help="Write NAME<SUFFIX>.pdf beside each input instead.")
 @click.option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
               help="PKCS#11 module to use (repeatable). Default: discover them.")
-@click.option("--token", "label", help="Token label (exact, with diacritics).")
+@click.option("--token", "label", help="Token label, with its diacritics (precomposed or "
+              "decomposed letters are the same).")
 @click.option("--serial", help="Token serial number.")
 @click.option("--cert-id", help="CKA_ID (hex) of the signing certificate.")
 @click.option("--pkcs12", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -122,6 +128,10 @@ if TYPE_CHECKING:
               help="TrueType font for text (default Liberation Serif).")
 @click.option("--force-organisation", is_flag=True,
               help="organisation: sign even without a personal signature.")
+@click.option("--force", is_flag=True,
+              help="Sign even with a certificate signsvc refuses (expired, not yet valid, "
+                   "not for signing, no chain to --trust); the journal records each such "
+                   "signature.")
 @json_option("One JSON object per document.")
 @verbose_option
 def sign(
@@ -138,7 +148,7 @@ def sign(
     seal_size: float | None, org_name: str | None, doc_number: str | None,
     doc_date: str | None, number_anchor: str | None, date_anchor: str | None,
     number_box: str | None, date_box: str | None, copy_form: str | None,
-    font: Path | None, force_organisation: bool, as_json: bool,
+    font: Path | None, force_organisation: bool, force: bool, as_json: bool,
 ) -> None:
     """Sign PDF decisions with one PIN entry: PAdES B-B to B-LTA through pyHanko.
 
@@ -160,10 +170,13 @@ def sign(
     import signsvc.tokens
     from drivers import TokenError
     from signsvc._inputs import collect_inputs
+    from signsvc._interrupts import held_interrupts
     from signsvc.appearance.profiles import AppearanceOptions, Profile
-    from signsvc.sign.batch import sign_iter
+    from signsvc.sign._certcheck import certificate_problems, check_signing_certificate
+    from signsvc.sign.batch import login_result, settled_results, sign_iter
     from signsvc.sign.journal import AuditJournal
-    from signsvc.sign.results import Level, SignStatus
+    from signsvc.sign.plan import plan_batch
+    from signsvc.sign.results import Level, SignStatus, SkipReason
 
     if (out_dir is None) == (suffix is None):
         raise click.UsageError("give exactly one of --out DIR and --suffix SUFFIX")
@@ -172,17 +185,26 @@ def sign(
         raise click.UsageError("--pkcs12 signs without a token: drop the token options")
     if Level(level).needs_tsa and not tsa_url:
         raise click.UsageError(f"--level {level} needs --tsa URL")
+    # Names as people type them: a keyboard may send "Ánh" as A + U+0301; the token,
+    # the document and the journal hold it precomposed (TCVN 6909:2001).
+    label, anchor, org_name, reason, location, field, doc_number, doc_date, \
+        number_anchor, date_anchor = (_nfc(v) for v in (
+            label, anchor, org_name, reason, location, field, doc_number, doc_date,
+            number_anchor, date_anchor))
     tsa_auth = None
     if tsa_user is not None:
         tsa_auth = (tsa_user, env_value("--tsa-password-env", tsa_password_env) or "")
     documents = collect_inputs(inputs, exclude=[out_dir] if out_dir is not None else [])
     if not documents:
         raise click.UsageError("no PDF found in the given inputs")
+    chain = read_certificates(chain_files)
+    trust = read_certificates(trust_paths)
     options: SignKeywords = dict(
         level=Level(level), tsa_url=tsa_url, tsa_auth=tsa_auth, reason=reason,
         location=location, field=field, hash_algorithm=hash_algorithm,
-        chain=read_certificates(chain_files), trust=read_certificates(trust_paths),
+        chain=chain, trust=trust,
         password=env_value("--pdf-password-env", pdf_password_env), overwrite=overwrite,
+        force=force,
         appearance=AppearanceOptions(
             profile=Profile(profile), signature_image=signature_image, anchor=anchor,
             page=page, box_mm=_box(box, "--box"), show_text=appearance_text, seal_image=seal_image,
@@ -195,51 +217,231 @@ def sign(
     if wait_token is None:
         wait_token = 120.0 if sys.stdin.isatty() and sys.stderr.isatty() else 0.0
     pins = pin_source(pin_env, pin_stdin)
+    counts = dict.fromkeys(SignStatus, 0)
+    own_outputs = 0
+    token_failed = False
     with contextlib.ExitStack() as stack:
-        if pkcs12 is not None:
-            from drivers import Pkcs12Key
-
-            key: drivers.KeySigner = Pkcs12Key.load(
-                pkcs12, read_secret(pin_env, pin_stdin, f"Password for {pkcs12.name}"))
-        else:
-            key_id = hex_id(cert_id)
-            key = stack.enter_context(signsvc.tokens.open_token_key(
-                modules, label=label, serial=serial, cert_id=key_id, pin=pins))
         audit = stack.enter_context(AuditJournal.open(journal))
-        results = sign_iter(documents, out_dir, key, suffix=suffix, jobs=jobs,
-                            executor=_executor(executor),
-                            resume=resume, journal=audit,
-                            token_timeout=wait_token, pin=pins, keep_pin=keep_pin,
-                            # Where to insert the token, how long it waits (JSON: stdout).
-                            on_token_event=lambda event: click.echo(
-                                json.dumps(event.to_json(), ensure_ascii=False) if as_json
-                                else f"signsvc: {event.text()}", err=not as_json),
-                            **options)
-        counts = dict.fromkeys(SignStatus, 0)
-        token_failed = False
-        bar = None
-        if sys.stderr.isatty():
-            bar = stack.enter_context(click.progressbar(
-                length=len(documents), label="Signing", file=sys.stderr))
-        for result in results:
-            counts[result.status] += 1
-            token_failed |= isinstance(result.exception, TokenError)
-            if bar is not None:
-                bar.update(1)
-            if as_json:
-                click.echo(json.dumps(result.to_json(), ensure_ascii=False))
-            elif result.status is SignStatus.FAILED:
-                # The error names the file already when it is about the input.
-                error = result.error or ""
-                named = error.startswith(f"{result.input}: ")
-                click.echo(f"FAILED   {error if named else f'{result.input}: {error}'}")
+        # Everything that needs no key is decided first: nothing is asked of the
+        # official, nor of the token, for documents that cannot or need not be signed.
+        plan = plan_batch(documents, out_dir, suffix=suffix, resume=resume,
+                          overwrite=overwrite, journal=audit)
+        for recovered in plan.recovered:
+            _note(_RECOVERED[recovered.outcome].format(output=recovered.output))
+        if plan.own_outputs and not as_json:
+            names = [str(r.input) for r in plan.own_outputs]
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3
+                                            else "")
+            _note(_OWN_OUTPUTS.format(count=len(names), names=shown))
+        display = stack.enter_context(_Display(plan.total, as_json=as_json))
+        if not plan.jobs:
+            if counts_failed := sum(r.status is SignStatus.FAILED for r in plan.settled):
+                _note(_NOTHING_TO_SIGN.format(count=counts_failed))
+            results = settled_results(plan, journal=audit, level=level, tsa_url=tsa_url)
+        else:
+            def check(certificate: x509.Certificate,
+                      others: Sequence[x509.Certificate]) -> None:
+                # Before the PIN is asked (read from the token's public objects).
+                problems = certificate_problems(certificate, at=datetime.now(UTC),
+                                                trust=trust, intermediates=[*others, *chain])
+                if problems and force:
+                    _note(_FORCED.format(problems="; ".join(text for _, text in problems)))
+                elif problems:
+                    check_signing_certificate(certificate, at=datetime.now(UTC), trust=trust,
+                                              intermediates=[*others, *chain])
+
+            def record_login(info: drivers.TokenInfo, error: BaseException | None) -> None:
+                audit.record_login(login_result(error), token=info.label,
+                                   serial=info.serial, module=str(info.module),
+                                   error=None if error is None else str(error))
+
+            if pkcs12 is not None:
+                from drivers import Pkcs12Key
+
+                secret = read_secret(pin_env, pin_stdin, f"Password for {pkcs12.name}")
+                try:
+                    key: drivers.KeySigner = Pkcs12Key.load(pkcs12, secret)
+                except TokenError as exc:
+                    audit.record_login(login_result(exc), token=str(pkcs12), serial=None,
+                                       module=None, error=str(exc))
+                    raise
+                audit.record_login("accepted", token=str(pkcs12), serial=None, module=None)
+                check(key.certificate, key.chain)
             else:
-                click.echo(f"{result.status:<8} {result.input} -> {result.output}")
-    click.echo(f"{counts[SignStatus.SIGNED]} signed, {counts[SignStatus.SKIPPED]} skipped, "
+                key = stack.enter_context(signsvc.tokens.open_token_key(
+                    modules, label=label, serial=serial, cert_id=hex_id(cert_id), pin=pins,
+                    check=check, on_login=record_login))
+            results = sign_iter(plan, out_dir, key, jobs=jobs,
+                                executor=_executor(executor), journal=audit,
+                                token_timeout=wait_token, pin=pins, keep_pin=keep_pin,
+                                # Where to insert the token, how long it waits (JSON: stdout).
+                                on_token_event=lambda event: display.line(
+                                    json.dumps(event.to_json(), ensure_ascii=False) if as_json
+                                    else f"signsvc: {event.text()}", err=not as_json),
+                                on_progress=display.progress,
+                                **options)
+        # Closed before the journal (the stack unwinds in reverse): an interrupted batch
+        # finishes its bookkeeping while the journal is still open.
+        stack.callback(results.close)
+        for result in results:
+            # The line that reports a document goes with its journal row: Ctrl-C waits
+            # for it.
+            with held_interrupts():
+                counts[result.status] += 1
+                own = result.skip_reason is SkipReason.OWN_OUTPUT
+                own_outputs += own
+                token_failed |= isinstance(result.exception, TokenError)
+                if as_json:
+                    text: str | None = json.dumps(result.to_json(), ensure_ascii=False)
+                elif own:
+                    text = None  # said once, above
+                elif result.status is SignStatus.FAILED:
+                    # The error names the file already when it is about the input.
+                    error = result.error or ""
+                    named = error.startswith(f"{result.input}: ")
+                    text = f"FAILED   {error if named else f'{result.input}: {error}'}"
+                else:
+                    text = f"{result.status:<8} {result.input} -> {result.output}"
+                display.result(text, result.input, failed=result.status is SignStatus.FAILED)
+    skipped = (f"{counts[SignStatus.SKIPPED]} skipped" if not own_outputs else
+               f"{counts[SignStatus.SKIPPED]} skipped ({own_outputs} of them signsvc's own "
+               "outputs, not signed again)")
+    click.echo(f"{counts[SignStatus.SIGNED]} signed, {skipped}, "
                f"{counts[SignStatus.FAILED]} failed; journal {audit.path}", err=True)
     if token_failed:
         sys.exit(ExitCode.TOKEN)
     sys.exit(ExitCode.CHECK_FAILED if counts[SignStatus.FAILED] else ExitCode.OK)
+
+
+# What `signsvc sign` says besides its result lines: whole sentences, kept together so
+# they can be translated in one place.
+_OWN_OUTPUTS = ("signsvc: {count} file(s) among the inputs are signsvc's signed outputs "
+                "of other inputs ({names}); they are skipped, not signed again.")
+_NOTHING_TO_SIGN = ("signsvc: nothing to sign: {count} document(s) cannot be signed (see "
+                    "above), so no PIN was asked and the token was not used.")
+_FORCED = ("signsvc: warning: signing with --force although {problems}; the journal "
+           "records it with each signature.")
+_RECOVERED = {
+    "placed": "signsvc: an interrupted run had signed {output}; it was complete and "
+              "journaled.",
+    "completed": "signsvc: an interrupted run had signed {output}; its output now has its "
+                 "name, as the journal recorded.",
+    "failed": "signsvc: an interrupted run had signed {output}, but its output could not "
+              "be put in place; the journal says why (signsvc audit).",
+}
+_LONG_DOCUMENT = 1.0
+"""Seconds after which the live line shows the document being signed, and for how
+long (a 100 MB scan, a slow token, a slow TSA)."""
+
+
+def _nfc(value: str | None) -> str | None:
+    return None if value is None else unicodedata.normalize("NFC", value)
+
+
+def _note(text: str) -> None:
+    click.echo(text, err=True)
+
+
+class _Display:
+    """What a person at a terminal sees: the result lines, and below them one live
+    line for the batch (count, bar, the document taking long, for how long), redrawn
+    in place. Not on a terminal: the result lines only, plain."""
+
+    def __init__(self, total: int, *, as_json: bool) -> None:
+        import threading
+
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.live = sys.stderr.isatty()
+        self.as_json = as_json
+        self._lock = threading.Lock()
+        self._current: dict[Path, tuple[float, str, int | None]] = {}
+        self._shown = False
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def __enter__(self) -> _Display:
+        import threading
+
+        if self.live:
+            self._ticker = threading.Thread(target=self._tick, name="signsvc-progress",
+                                            daemon=True)
+            self._ticker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        with self._lock:
+            self._clear()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.25):
+            with self._lock:
+                if self._current:
+                    self._draw()
+
+    def progress(self, event: DocumentProgress) -> None:
+        """A document reached a phase (any thread)."""
+        import time
+
+        with self._lock:
+            started, _, size = self._current.get(event.input, (time.monotonic(), "", None))
+            self._current[event.input] = (started, event.phase, event.size or size)
+
+    def line(self, text: str, *, err: bool = False) -> None:
+        """A line above the live line."""
+        with self._lock:
+            self._clear()
+            click.echo(text, err=err)
+            self._draw()
+
+    def result(self, text: str | None, path: Path, *, failed: bool) -> None:
+        """The document ``path`` is finished; ``text`` is its line (None: no line)."""
+        with self._lock:
+            self.done += 1
+            self.failed += failed
+            self._current.pop(path, None)
+            self._clear()
+            if text is not None:
+                click.echo(text)
+            self._draw()
+
+    def _clear(self) -> None:
+        if self._shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self._shown = False
+
+    def _draw(self) -> None:
+        import shutil
+        import time
+
+        if not self.live:
+            return
+        width = shutil.get_terminal_size((80, 24)).columns
+        fraction = self.done / self.total if self.total else 1.0
+        bar_width = max(10, min(30, width // 4))
+        filled = int(bar_width * fraction)
+        text = (f"Signing {self.done}/{self.total} [{'#' * filled}{'-' * (bar_width - filled)}] "
+                f"{fraction:4.0%}")
+        if self.failed:
+            text += f", {self.failed} failed"
+        now = time.monotonic()
+        slow = [(now - started, path, phase, size)
+                for path, (started, phase, size) in self._current.items()
+                if now - started >= _LONG_DOCUMENT]
+        if slow:
+            seconds, path, phase, size = max(slow)
+            amount = "" if not size else (f", {size / 1e6:.1f} MB" if size >= 1e6
+                                          else f", {max(1, round(size / 1e3))} kB")
+            text += f"  {path.name}{amount}: {phase}, {seconds:.0f} s"
+        # One screen line, never wrapped: a wrapped line cannot be redrawn in place.
+        sys.stderr.write("\r\x1b[K" + text[:max(1, width - 1)])
+        sys.stderr.flush()
+        self._shown = True
 
 
 def _box(value: str | None, option: str) -> tuple[float, float, float, float] | None:
@@ -267,13 +469,28 @@ def _executor(choice: str | None) -> Literal["thread", "process"]:
                    "unless a zone is given).")
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
               help="Audit journal to read (default as for 'sign').")
+@click.option("--logins", is_flag=True,
+              help="List the logins instead (each PIN given: accepted, refused, locked; "
+                   "never the PIN).")
 @json_option("Print a JSON array.")
 @verbose_option
-def audit(since: datetime | None, journal: Path | None, as_json: bool) -> None:
+def audit(since: datetime | None, journal: Path | None, logins: bool, as_json: bool) -> None:
     """Print the audit journal of signing attempts (times in Vietnam time)."""
-    from signsvc.sign.journal import default_journal_path, iter_entries
+    from signsvc.sign.journal import default_journal_path, iter_entries, iter_logins
 
     path = journal or default_journal_path()
+    if logins:
+        rows = list(iter_logins(path, since))
+        if as_json:
+            click.echo(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            click.echo(f"No logins recorded in {path}.")
+        for row in rows:
+            when = row.local_time.isoformat(timespec="seconds")
+            click.echo(f"{when}  login {row.result:<9}  token {row.token!r} (serial "
+                       f"{row.serial or '-'})" + (f": {row.error}" if row.error else ""))
+        return
     entries = list(iter_entries(path, since))
     if as_json:
         click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2))
@@ -286,3 +503,5 @@ def audit(since: datetime | None, journal: Path | None, as_json: bool) -> None:
         click.echo(f"{when}  {entry.status:<7}  {entry.level or '-':<5}  {entry.input_path}"
                    f"  ->  {detail}")
         click.echo(f"    signer {entry.signer_subject} (serial {entry.signer_serial})")
+        if entry.note:
+            click.echo(f"    note: {entry.note}")

@@ -32,7 +32,8 @@ from cli_common import (
 @click.command()
 @click.option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
               help="PKCS#11 module to use (repeatable). Default: discover them.")
-@click.option("--token", "label", help="Token label (exact, with diacritics).")
+@click.option("--token", "label", help="Token label, with its diacritics (precomposed or "
+              "decomposed letters are the same).")
 @click.option("--serial", help="Token serial number.")
 @click.option("--cert-id", help="CKA_ID (hex) of the certificate to test-sign with.")
 @pin_options
@@ -108,12 +109,17 @@ def tokens(
         explicit, label, serial = [str(module.path)], info.label, info.serial
         login_pin = pin(info)
     report = signsvc.tokens.inventory(explicit, label=label, serial=serial, pin=login_pin)
+    failed = [m for m in report.modules if m.error and m.candidate.named]
+    if (label is not None or serial is not None) and not failed \
+            and not any(m.tokens for m in report.modules):
+        # A token asked for by name and not there is an error (exit 3) naming the
+        # labels that are present, not an empty listing that exits 0.
+        signsvc.tokens.find_token(explicit, label=label, serial=serial)
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
         for line in signsvc.tokens.inventory_text(report):
             click.echo(line)
-    failed = [m for m in report.modules if m.error and m.candidate.named]
     sys.exit(ExitCode.TOKEN if failed else ExitCode.OK)
 
 

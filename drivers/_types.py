@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol, TypeVar
@@ -21,6 +22,7 @@ __all__ = [
     "PinFlags",
     "TokenFlags",
     "TokenInfo",
+    "same_text",
     "selection_text",
 ]
 
@@ -91,9 +93,21 @@ class TokenInfo:
         return f"{self.label!r} (serial {self.serial}, slot {self.slot_id})"
 
     def matches(self, label: str | None = None, serial: str | None = None) -> bool:
-        """True when the token has this label and serial (None matches anything)."""
-        return (label is None or self.label == label) and (
-            serial is None or self.serial == serial)
+        """True when the token has this label and serial (None matches anything).
+
+        Labels are compared after NFC normalisation (Unicode UAX #15): "Ánh" typed
+        on a keyboard that sends decomposed letters (A + U+0301, as macOS and some
+        Vietnamese input methods do) is the same label as the precomposed "Ánh" a CA
+        wrote on the token, although the two strings differ code point by code point.
+        """
+        return (label is None or same_text(self.label, label)) and (
+            serial is None or self.serial.strip() == serial.strip())
+
+
+def same_text(a: str, b: str) -> bool:
+    """``a`` and ``b`` are the same text as people type it: equal after NFC
+    normalisation (precomposed and decomposed Vietnamese letters are one letter)."""
+    return unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
 
 
 def selection_text(label: str | None, serial: str | None) -> str:

@@ -50,7 +50,18 @@ class VendorProfile:
     display: str
     """Name shown to users, e.g. ``"Viettel-CA"``."""
     files: tuple[str, ...]
-    """Module file names or absolute paths for the current platform."""
+    """Module file names or absolute paths for the current platform (``~/`` is the
+    user's home folder)."""
+    sources: tuple[str, ...] = ()
+    """Where each of :attr:`files` comes from, in the same order (the text of the
+    ``[sources]`` entry vendors.toml names)."""
+
+    def source_of(self, file: str) -> str | None:
+        """Where the module name ``file`` comes from."""
+        for name, source in zip(self.files, self.sources, strict=False):
+            if name == file:
+                return source
+        return None
 
 
 @dataclass(frozen=True)
@@ -85,10 +96,19 @@ def vendor_profiles(platform: str | None = None) -> tuple[VendorProfile, ...]:
     """The vendor profiles for ``platform`` (default: this machine's)."""
     key = _platform_key(platform)
     text = resources.files("drivers").joinpath("vendors.toml").read_text(encoding="utf-8")
-    return tuple(
-        VendorProfile(name=v["name"], display=v["display"], files=tuple(v.get(key, ())))
-        for v in tomllib.loads(text)["vendor"]
-    )
+    data = tomllib.loads(text)
+    sources: dict[str, str] = data.get("sources", {})
+    profiles = []
+    for vendor in data["vendor"]:
+        files: list[str] = []
+        origins: list[str] = []
+        for table in (vendor, vendor.get("seen", {})):
+            for name in table.get(key, ()):
+                files.append(name)
+                origins.append(sources.get(table.get("source", ""), table.get("source", "")))
+        profiles.append(VendorProfile(name=vendor["name"], display=vendor["display"],
+                                      files=tuple(files), sources=tuple(origins)))
+    return tuple(profiles)
 
 
 def vendor_for(path: Path, platform: str | None = None) -> str | None:
@@ -204,12 +224,13 @@ def _config_modules(environ: Mapping[str, str], config_file: Path | None) -> lis
             if isinstance(m, str)]
 
 
-def _probe_vendors(platform: str | None) -> list[tuple[Path, str]]:
+def _probe_vendors(platform: str | None, environ: Mapping[str, str]) -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = []
     dirs = _library_dirs(platform)
+    home = environ.get("HOME", str(Path.home()))
     for profile in vendor_profiles(platform):
         for entry in profile.files:
-            entry_path = Path(entry)
+            entry_path = Path(home, entry[2:]) if entry.startswith("~/") else Path(entry)
             candidates = [entry_path] if entry_path.is_absolute() else [d / entry for d in dirs]
             for candidate in candidates:
                 if candidate.is_file():
@@ -261,7 +282,7 @@ def discover_modules(
         for p in p11kit_modules(registry_dirs, environ=environ)
         if p.is_file()
     ]
-    probed = [ModuleCandidate(p, "vendor", v) for p, v in _probe_vendors(platform)]
+    probed = [ModuleCandidate(p, "vendor", v) for p, v in _probe_vendors(platform, environ)]
     return _unique([*registered, *probed])
 
 

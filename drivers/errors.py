@@ -15,6 +15,7 @@ callers never parse messages::
 from __future__ import annotations
 
 import enum
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,6 +62,55 @@ class ModuleLoadReason(enum.Enum):
     """A shared library without ``C_GetFunctionList``: not a PKCS#11 module."""
     INIT_FAILED = "init-failed"
     """``C_GetFunctionList`` or ``C_Initialize`` failed."""
+    WRONG_ARCHITECTURE = "wrong-architecture"
+    """A library built for another machine: 32-bit where Python is 64-bit, another
+    processor, or another operating system (a Windows DLL, a macOS dylib)."""
+
+
+_LOAD_WORDS = {
+    ModuleLoadReason.NOT_FOUND: "no such file",
+    ModuleLoadReason.NOT_A_LIBRARY: "not a shared library for this machine",
+    ModuleLoadReason.MISSING_DEPENDENCY: "a library it needs is not installed",
+    ModuleLoadReason.NOT_PKCS11: "not a PKCS#11 module (no C_GetFunctionList)",
+    ModuleLoadReason.INIT_FAILED: "the module failed to initialise",
+    ModuleLoadReason.WRONG_ARCHITECTURE: "built for another kind of computer",
+}
+"""What each reason means, in the words of the error message."""
+
+_LOAD_HINTS = {
+    ModuleLoadReason.NOT_FOUND:
+        "Check the path; 'signsvc tokens' lists the modules found on this computer.",
+    ModuleLoadReason.NOT_A_LIBRARY:
+        "The file is damaged or is not a token driver; reinstall the token's driver "
+        "from the CA.",
+    ModuleLoadReason.MISSING_DEPENDENCY:
+        "Install the missing library named above (on Debian or Ubuntu, 'apt-file "
+        "search NAME' tells which package has it), or reinstall the token's driver.",
+    ModuleLoadReason.NOT_PKCS11:
+        "This library is not the token's PKCS#11 module; give the module the CA's "
+        "driver installs (for example libcastle.so.1.0.0 for an ePass2003 token).",
+    ModuleLoadReason.INIT_FAILED:
+        "The module loaded but refused to start; check that the smart-card service "
+        "(pcscd) runs and that the token's driver is installed completely.",
+    ModuleLoadReason.WRONG_ARCHITECTURE:
+        "Install the token driver built for this computer and system (ask the CA for "
+        "it; most officials' PCs need the 64-bit driver), since a program cannot load a "
+        "driver built for another processor, word size or operating system.",
+}
+"""What the user can do about each reason: one complete sentence each (kept together
+so they can be translated in one place)."""
+
+_OLD_OPENSSL = "an OpenSSL older than this system's, so the driver was built for an older system"
+_MISSING_PACKAGES = {
+    "libpcsclite.so.1": ("libpcsclite1", None),
+    "libssl.so.1.1": ("libssl1.1", _OLD_OPENSSL),
+    "libcrypto.so.1.1": ("libssl1.1", _OLD_OPENSSL),
+    "libssl.so.1.0.0": ("libssl1.0.0", _OLD_OPENSSL),
+    "libcrypto.so.1.0.0": ("libssl1.0.0", _OLD_OPENSSL),
+    "libusb-1.0.so.0": ("libusb-1.0-0", None),
+    "libstdc++.so.6": ("libstdc++6", None),
+}
+"""Libraries vendor token modules commonly need, and the Debian package that has them."""
 
 
 class ModuleLoadError(TokenError):
@@ -69,24 +119,36 @@ class ModuleLoadError(TokenError):
     Attributes:
         path: the path as given (before resolving symlinks).
         reason: the :class:`ModuleLoadReason`.
-        detail: the loader's own words (dlopen's message), for the log.
+        detail: the loader's own words (dlopen's message), or what the file is (e.g.
+            "a 32-bit x86 library; this program is 64-bit x86-64"), for the log.
+        missing: for a missing dependency, the file name of the library not found.
+        hint: what the user can do about it, one sentence.
     """
 
-    def __init__(self, path: Path | str, reason: ModuleLoadReason, detail: str = "") -> None:
+    def __init__(self, path: Path | str, reason: ModuleLoadReason, detail: str = "", *,
+                 missing: str | None = None) -> None:
         self.path = Path(path)
         self.reason = reason
         self.detail = detail
-        words = {
-            ModuleLoadReason.NOT_FOUND: "no such file",
-            ModuleLoadReason.NOT_A_LIBRARY: "not a shared library for this machine",
-            ModuleLoadReason.MISSING_DEPENDENCY: "a library it needs is not installed",
-            ModuleLoadReason.NOT_PKCS11: "not a PKCS#11 module (no C_GetFunctionList)",
-            ModuleLoadReason.INIT_FAILED: "the module failed to initialise",
-        }[reason]
-        message = f"cannot load PKCS#11 module {self.path}: {words}"
+        self.missing = missing
+        self.hint = _LOAD_HINTS[reason]
+        if missing is not None and missing in _MISSING_PACKAGES:
+            package, note = _MISSING_PACKAGES[missing]
+            self.hint = (f"Install the package that has {missing} (on Debian or Ubuntu: "
+                         f"{package}), or ask the CA for a newer driver."
+                         + (f" It is {note}." if note else ""))
+        message = f"cannot load PKCS#11 module {self.path}: {_LOAD_WORDS[reason]}"
         if detail and reason is not ModuleLoadReason.NOT_FOUND:
             message += f" ({detail})"
         super().__init__(message)
+
+    @property
+    def summary(self) -> str:
+        """``"<path>: <reason> (<detail>)"``, short, for lists of modules."""
+        words = _LOAD_WORDS[self.reason]
+        return f"{self.path}: {words}" + (
+            f" ({self.detail})" if self.detail and self.reason is not
+            ModuleLoadReason.NOT_FOUND else "")
 
 
 class ConfigFileError(TokenError):
@@ -112,13 +174,32 @@ class TokenNotFoundError(TokenError):
     Attributes:
         wanted: what was looked for (e.g. ``"label='VGCA'"``).
         available: labels of the tokens that are present.
+        label: the label looked for, when the selection had one.
+        unloadable: modules found on this machine that could not be loaded, each as
+            ``"<path>: <reason>"``; the token may be behind one of them.
     """
 
-    def __init__(self, wanted: str, available: Sequence[str] = ()) -> None:
+    def __init__(self, wanted: str, available: Sequence[str] = (), *,
+                 label: str | None = None, unloadable: Sequence[str] = ()) -> None:
         self.wanted = wanted
         self.available = tuple(available)
+        self.label = label
+        self.unloadable = tuple(unloadable)
         present = ", ".join(repr(a) for a in self.available) or "none"
-        super().__init__(f"no token with {wanted}; tokens present: {present}")
+        message = f"no token with {wanted}; tokens present: {present}"
+        near = [a for a in self.available if label is not None and _loose(a) == _loose(label)]
+        if near:
+            message += (f". {near[0]!r} differs from the label given only in letter case "
+                        "or spaces; type the label exactly as listed")
+        if self.unloadable:
+            message += ". Modules found but not loadable: " + "; ".join(self.unloadable)
+        super().__init__(message)
+
+
+def _loose(text: str) -> str:
+    """``text`` without the differences people do not see: compatibility forms, letter
+    case, repeated or surrounding spaces (UAX #15 NFKC, then case folding)."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 class AmbiguousSelectionError(TokenError):

@@ -19,6 +19,8 @@ loaded module carries one re-entrant lock, and every call into it holds that loc
 from __future__ import annotations
 
 import contextlib
+import platform
+import struct
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +56,46 @@ __all__ = [
 
 _loaded: dict[Path, Pkcs11Module] = {}
 _loaded_lock = threading.Lock()
+
+
+_ELF_MACHINES = {3: "x86", 62: "x86-64", 40: "ARM", 183: "ARM64", 8: "MIPS", 20: "PowerPC",
+                 21: "PowerPC64", 43: "SPARC", 243: "RISC-V"}
+"""ELF ``e_machine`` values (System V ABI, "Machine Information") seen in token drivers."""
+_HOST_MACHINES = {"x86_64": 62, "amd64": 62, "i386": 3, "i686": 3, "x86": 3, "aarch64": 183,
+                  "arm64": 183, "armv7l": 40, "riscv64": 243, "ppc64le": 21}
+
+
+def _host() -> tuple[int, int | None]:
+    """(bits, ELF machine) of this Python process."""
+    return struct.calcsize("P") * 8, _HOST_MACHINES.get(platform.machine().lower())
+
+
+def foreign_binary(path: Path) -> str | None:
+    """What the file is, when it is a library this process cannot load: a 32-bit ELF
+    under a 64-bit Python, an ELF for another processor, a Windows DLL or a macOS
+    library; None when it looks loadable (or is no binary at all)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(20)
+    except OSError:
+        return None
+    bits, machine = _host()
+    here = f"this program is {bits}-bit {_ELF_MACHINES.get(machine or -1, platform.machine())}"
+    if head[:2] == b"MZ":
+        return f"a Windows DLL; {here} on {platform.system()}"
+    if head[:4] in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):
+        return f"a macOS library; {here} on {platform.system()}"
+    if head[:4] != b"\x7fELF" or len(head) < 20:
+        return None
+    # ELF header (System V gABI): EI_CLASS at 4 (1: 32-bit, 2: 64-bit), EI_DATA at 5
+    # (1: little-endian), e_machine at 18 in that byte order.
+    file_bits = {1: 32, 2: 64}.get(head[4])
+    file_machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+    name = _ELF_MACHINES.get(file_machine, f"machine {file_machine}")
+    if file_bits is not None and (file_bits != bits or
+                                  (machine is not None and file_machine != machine)):
+        return f"a {file_bits}-bit {name} library; {here}"
+    return None
 
 
 def _classify_load_error(path: Path, detail: str) -> ModuleLoadReason:
@@ -120,8 +162,15 @@ def load_module(path: str | Path) -> Pkcs11Module:
                 message = str(exc)
                 prefix = f"while loading {resolved}: "
                 detail = message.split(prefix, 1)[1] if prefix in message else message
-                raise ModuleLoadError(given, _classify_load_error(resolved, detail),
-                                      detail) from exc
+                reason = _classify_load_error(resolved, detail)
+                foreign = foreign_binary(resolved)
+                if foreign is not None:
+                    raise ModuleLoadError(given, ModuleLoadReason.WRONG_ARCHITECTURE,
+                                          foreign) from exc
+                missing = None
+                if reason is ModuleLoadReason.MISSING_DEPENDENCY:
+                    missing = Path(detail.split(": ", 1)[0]).name
+                raise ModuleLoadError(given, reason, detail, missing=missing) from exc
             module = Pkcs11Module(resolved, lib)
             _loaded[resolved] = module
     return module
@@ -286,7 +335,7 @@ class Pkcs11Module:
         matches = [t for t in tokens if t.matches(label, serial)]
         if not matches:
             raise TokenNotFoundError(f"{selection_text(label, serial)} in {self.path}",
-                                     [t.label for t in tokens])
+                                     [t.label for t in tokens], label=label)
         if len(matches) > 1:
             raise AmbiguousSelectionError("token", [t.describe() for t in matches])
         return matches[0]

@@ -8,15 +8,20 @@ and ``SignsvcError`` for everything signsvc itself decides.
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 
 __all__ = [
     "AppearanceError",
     "BadInputError",
+    "CertificateProblem",
+    "CertificateUnusableError",
     "OutputError",
     "PinSourceError",
+    "RevocationFetchError",
     "SigningError",
     "SignsvcError",
+    "TimestampError",
     "TrustError",
     "ValidationSetupError",
 ]
@@ -57,6 +62,74 @@ class SigningError(SignsvcError):
         self.path = Path(path) if path is not None else None
         self.reason = reason
         super().__init__(f"{self.path}: {reason}" if self.path else reason)
+
+
+class TimestampError(SigningError):
+    """The time-stamping authority (RFC 3161) could not give a time-stamp.
+
+    Attributes:
+        url: the TSA's URL.
+        cause: what went wrong, in words (connection refused, HTTP 500, a response
+            that is not a time-stamp response, ...).
+    """
+
+    def __init__(self, url: str, cause: str, *,
+                 path: str | os.PathLike[str] | None = None) -> None:
+        self.url = url
+        self.cause = cause
+        super().__init__(f"the time-stamping authority {url} failed: {cause}", path=path)
+
+
+class RevocationFetchError(SigningError):
+    """Revocation data (OCSP, CRL) for a B-LT/B-LTA signature could not be fetched.
+
+    Attributes:
+        urls: the OCSP and CRL URLs of the certificates concerned, as tried.
+        cause: what went wrong, in words.
+    """
+
+    def __init__(self, urls: tuple[str, ...], cause: str, *,
+                 path: str | os.PathLike[str] | None = None) -> None:
+        self.urls = urls
+        self.cause = cause
+        missing = [url for url in urls if url not in cause]
+        tried = f" (addresses: {', '.join(missing)})" if missing else ""
+        super().__init__(f"cannot collect the revocation data (OCSP, CRL) the signature "
+                         f"needs: {cause}{tried}", path=path)
+
+
+class CertificateProblem(StrEnum):
+    """Why a signing certificate is refused before anything is signed."""
+
+    EXPIRED = "expired"
+    """Its validity ended before the signing time (RFC 5280 §4.1.2.5)."""
+    NOT_YET_VALID = "not-yet-valid"
+    """Its validity starts after the signing time."""
+    KEY_USAGE = "key-usage"
+    """Its key usage allows neither digitalSignature nor nonRepudiation
+    (RFC 5280 §4.2.1.3)."""
+    UNTRUSTED = "untrusted"
+    """No valid chain to the trust anchors given."""
+
+
+class CertificateUnusableError(SignsvcError):
+    """The signer's certificate cannot make a signature anyone should rely on.
+
+    Raised before the PIN is asked and before any document is signed; ``force``
+    (``--force``) signs anyway, and the journal says so.
+
+    Attributes:
+        certificate: the signer's certificate (``cryptography.x509.Certificate``).
+        problems: each :class:`CertificateProblem` found.
+        reason: the problems in words for the user.
+    """
+
+    def __init__(self, reason: str, *, certificate: object,
+                 problems: tuple[CertificateProblem, ...]) -> None:
+        self.certificate = certificate
+        self.problems = problems
+        self.reason = reason
+        super().__init__(reason)
 
 
 class OutputError(SignsvcError):

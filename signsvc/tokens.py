@@ -103,6 +103,11 @@ class ModuleReport:
     error_exception: TokenError | None = field(default=None, repr=False, compare=False)
     """The error itself, for callers choosing an exit code."""
 
+    @property
+    def hint(self) -> str | None:
+        """What the user can do about a module that did not load, one sentence."""
+        return getattr(self.error_exception, "hint", None)
+
 
 @dataclass(frozen=True)
 class Inventory:
@@ -211,6 +216,7 @@ def _module_json(report: ModuleReport) -> dict[str, Any]:
         "source": report.candidate.source,
         "vendor": report.vendor,
         "error": report.error,
+        "hint": report.hint,
         "tokens": [_token_json(t) for t in report.tokens],
     }
 
@@ -342,22 +348,60 @@ def find_token(
     """
     matches: list[tuple[drivers.Pkcs11Module, TokenInfo]] = []
     present: list[str] = []
+    unloadable: list[str] = []
     for loaded in drivers.load_discovered(modules):
         try:
             module = loaded.module_or_raise()
             infos = module.tokens()
-        except TokenError:
+        except TokenError as exc:
             if loaded.explicit:
                 raise
+            # Skipped, but named if no token is found: an official's 32-bit driver
+            # must not vanish without a word.
+            unloadable.append(exc.summary if isinstance(exc, drivers.ModuleLoadError)
+                              else f"{loaded.candidate.path}: {exc}")
             continue
         present += [i.label for i in infos]
         matches += [(module, i) for i in infos if i.matches(label, serial)]
     if not matches:
-        raise drivers.TokenNotFoundError(selection_text(label, serial), present)
+        raise drivers.TokenNotFoundError(selection_text(label, serial), present,
+                                         label=label, unloadable=unloadable)
     if len(matches) > 1:
         raise drivers.AmbiguousSelectionError(
             "token", [f"{i.describe()} in {m.path}" for m, i in matches])
     return matches[0]
+
+
+CertificateCheck = Callable[[x509.Certificate, Sequence[x509.Certificate]], None]
+"""Called with the signing certificate and the token's other certificates (its chain,
+usually) before the PIN is asked; raising refuses."""
+LoginRecorder = Callable[[TokenInfo, BaseException | None], None]
+"""Told after each login: the token, and None or the error that refused it."""
+
+
+def signing_certificate(session: drivers.TokenSession, cert_id: bytes | None
+                        ) -> tuple[x509.Certificate | None, list[x509.Certificate]]:
+    """The certificate :meth:`drivers.TokenSession.key` will sign with, read before
+    login (certificates and public keys are public objects on most tokens), or None
+    when it cannot be told before login (the key pair shows only after it); and every
+    certificate on the token.
+
+    Raises:
+        AmbiguousSelectionError: no ``cert_id`` and several certificates show a key
+            pair already: the user must choose one, and no PIN is spent first.
+    """
+    entries = [e for e in session.certificates() if e.certificate is not None]
+    if cert_id is not None:
+        chosen = [e for e in entries if e.id == cert_id]
+    else:
+        chosen = [e for e in entries if e.has_private_key]
+        if len(chosen) > 1:
+            raise drivers.AmbiguousSelectionError(
+                "key", [f"CKA_ID {e.id.hex()}: {e.certificate.subject.rfc4514_string()}"
+                        for e in chosen if e.certificate is not None],
+                token=session.info.label)
+    every = [e.certificate for e in entries if e.certificate is not None]
+    return (chosen[0].certificate if len(chosen) == 1 else None), every
 
 
 @contextmanager
@@ -368,18 +412,44 @@ def open_token_key(
     serial: str | None = None,
     cert_id: bytes | None = None,
     pin: PinSource,
+    check: CertificateCheck | None = None,
+    on_login: LoginRecorder | None = None,
 ) -> Iterator[drivers.TokenKey]:
     """Choose a token, log in once, and yield the key for ``cert_id``.
 
     The PIN is asked for (``pin(token_info)``) only after the token is chosen, so a
     PIN-pad reader can be used, and it is tried exactly once. The session is closed
     on exit whatever happens.
+
+    Args:
+        check: called with the signing certificate *before* the PIN is asked (read
+            from the token's public objects), or, on a token that shows nothing
+            before login, right after the login and before any signature; raising
+            refuses the key (e.g. :func:`signsvc.sign._certcheck` for an expired
+            certificate), and then no PIN is spent.
+        on_login: told how the login ended (for the audit journal; never the PIN).
     """
     module, info = find_token(modules, label=label, serial=serial)
     with module.open(token=info) as session:
+        checked = False
+        if check is not None:
+            certificate, on_token = signing_certificate(session, cert_id)
+            if certificate is not None:
+                check(certificate, on_token)
+                checked = True
         if info.flags.login_required:
-            session.login(pin(info))
-        yield session.key(cert_id)
+            try:
+                session.login(pin(info))
+            except TokenError as exc:
+                if on_login is not None:
+                    on_login(info, exc)
+                raise
+            if on_login is not None:
+                on_login(info, None)
+        key = session.key(cert_id)
+        if check is not None and not checked:
+            check(key.certificate, key.chain)
+        yield key
 
 
 def inventory_text(report: Inventory) -> list[str]:
@@ -394,6 +464,8 @@ def inventory_text(report: Inventory) -> list[str]:
         lines.append(f"Module {module.candidate.path}  [{vendor}; {source}]")
         if module.error:
             lines.append(f"  error: {module.error}")
+            if module.hint:
+                lines.append(f"  hint: {module.hint}")
             continue
         if not module.tokens:
             lines.append("  (no token present)")

@@ -12,28 +12,45 @@ Example::
 
 pyHanko applies the signatures (:mod:`signsvc.sign.pdf`); the CMS is built once per
 document from a template (``_template``); ``_pyhanko_signer`` adapts a driver key to
-pyHanko's ``Signer``.
+pyHanko's ``Signer``. :func:`plan_batch` decides, before any key is used, what a batch
+will sign (:mod:`signsvc.sign.plan`); the certificate is checked before the PIN
+(``_certcheck``); the TSA's and OCSP/CRL failures are named (``_network``).
 """
 
 from signsvc._inputs import InputFile
+from signsvc.sign._runners import Job
 from signsvc.sign.batch import sign_batch, sign_iter
-from signsvc.sign.journal import AuditEntry, AuditJournal, default_journal_path
+from signsvc.sign.journal import (
+    AuditEntry,
+    AuditJournal,
+    LoginEntry,
+    RecoveredOutput,
+    default_journal_path,
+)
 from signsvc.sign.pdf import DocumentSigner, SignOptions, sign_pdf
+from signsvc.sign.plan import BatchPlan, plan_batch
 from signsvc.sign.reconnect import ReconnectingKey, TokenEvent
-from signsvc.sign.results import Level, SignResult, SignStatus
+from signsvc.sign.results import DocumentProgress, Level, SignResult, SignStatus, SkipReason
 
 __all__ = [
     "AuditEntry",
     "AuditJournal",
+    "BatchPlan",
+    "DocumentProgress",
     "DocumentSigner",
     "InputFile",
+    "Job",
     "Level",
+    "LoginEntry",
     "ReconnectingKey",
+    "RecoveredOutput",
     "SignOptions",
     "SignResult",
     "SignStatus",
+    "SkipReason",
     "TokenEvent",
     "default_journal_path",
+    "plan_batch",
     "sign_batch",
     "sign_iter",
     "sign_pdf",

@@ -3,7 +3,10 @@ threads, or in worker processes that ask this process for each signature.
 
 Private to :mod:`signsvc.sign.batch`, which decides what to sign and what the results
 mean; this module only runs :class:`~signsvc.sign.pdf.DocumentSigner` over the pending
-jobs and yields each :class:`~signsvc.sign.results.SignResult`.
+jobs and yields each :class:`~signsvc.sign.pdf.Prepared` document: signed into a
+temporary file tagged with the batch, which the batch journals before giving it its
+name. A run that is stopped early (Ctrl-C, a fatal token error) removes the temporary
+files of the documents it never handed over.
 """
 
 from __future__ import annotations
@@ -25,10 +28,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from drivers import KeySigner, TokenError
 from signsvc._files import remove_stale_temporaries
-from signsvc.sign.pdf import DocumentSigner, SignOptions
-from signsvc.sign.results import Level, SignResult, SignStatus
+from signsvc.sign.pdf import DocumentSigner, Prepared, SignOptions, remove_file
+from signsvc.sign.results import Level, Phase, SignResult, SignStatus
 
-__all__ = ["DEFAULT_EXECUTOR", "Job", "Pending", "Run", "SignExecutor", "start"]
+__all__ = ["DEFAULT_EXECUTOR", "Job", "Pending", "PhaseCallback", "Run", "SignExecutor",
+           "start"]
+
+PhaseCallback = Callable[["Job", Phase], None]
+"""Told when a document reaches a phase; called from the thread (or, for worker
+processes, this process's thread) that runs the batch, or from a worker thread."""
 
 SignExecutor = Literal["thread", "process"]
 DEFAULT_EXECUTOR: SignExecutor = (
@@ -49,24 +57,24 @@ class Job:
 
 
 def start(pending: Pending, key: KeySigner, options: SignOptions, jobs: int,
-          executor: SignExecutor) -> Run:
+          executor: SignExecutor, *, tag: str, on_phase: PhaseCallback | None = None) -> Run:
     """Sign the pending jobs in this thread (one job, or ``jobs == 1``), in worker
-    threads, or in worker processes."""
+    threads, or in worker processes; temporaries are tagged ``tag``."""
     if jobs == 1 or len(pending.jobs) <= 1:
-        return _run_inline(pending, key, options)
+        return _run_inline(pending, key, options, tag, on_phase)
     if executor == "thread":
-        return _run_threads(pending, key, options, jobs)
-    return _run_processes(pending, key, options, jobs)
+        return _run_threads(pending, key, options, jobs, tag, on_phase)
+    return _run_processes(pending, key, options, jobs, tag, on_phase)
 
 
-class Run(Iterator[SignResult]):
-    """An iterator of results that can be stopped early."""
+class Run(Iterator[Prepared]):
+    """An iterator of prepared documents that can be stopped early."""
 
-    def __init__(self, results: Iterator[SignResult], stop: Callable[[], None]) -> None:
+    def __init__(self, results: Iterator[Prepared], stop: Callable[[], None]) -> None:
         self._results = results
         self._stop = stop
 
-    def __next__(self) -> SignResult:
+    def __next__(self) -> Prepared:
         return next(self._results)
 
     def close(self) -> None:
@@ -86,13 +94,21 @@ class Pending:
         return self.jobs.popleft()
 
 
-def _run_inline(pending: Pending, key: KeySigner, options: SignOptions) -> Run:
+def _phases(job: Job, on_phase: PhaseCallback | None) -> Callable[[Phase], None] | None:
+    if on_phase is None:
+        return None
+    return lambda phase: on_phase(job, phase)
+
+
+def _run_inline(pending: Pending, key: KeySigner, options: SignOptions, tag: str,
+                on_phase: PhaseCallback | None) -> Run:
     signer = DocumentSigner(key, options)
 
-    def results() -> Generator[SignResult, None, None]:
+    def results() -> Generator[Prepared, None, None]:
         try:
             while (job := pending.take()) is not None:
-                yield signer.sign(job.input, job.output)
+                yield signer.prepare(job.input, job.output, tag=tag,
+                                     on_phase=_phases(job, on_phase))
         finally:
             signer.close()
 
@@ -101,45 +117,55 @@ def _run_inline(pending: Pending, key: KeySigner, options: SignOptions) -> Run:
 
 
 def _run_threads(pending: Pending, key: KeySigner, options: SignOptions,
-                 jobs: int) -> Run:
+                 jobs: int, tag: str, on_phase: PhaseCallback | None) -> Run:
     """Worker threads, one DocumentSigner (event loop, HTTP sessions) each; the token
     is serialised by its module lock."""
     local = threading.local()
     signers: list[DocumentSigner] = []
     lock = threading.Lock()
+    outstanding: set[Future[Prepared]] = set()
+    """Submitted and not handed over yet: their temporaries are removed on stop."""
 
-    def work(job: Job) -> SignResult:
+    def work(job: Job) -> Prepared:
         signer = getattr(local, "signer", None)
         if signer is None:
             signer = local.signer = DocumentSigner(key, options)
             with lock:
                 signers.append(signer)
-        return signer.sign(job.input, job.output)
+        return signer.prepare(job.input, job.output, tag=tag,
+                              on_phase=_phases(job, on_phase))
 
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="signsvc")
 
-    def results() -> Iterator[SignResult]:
-        futures: set[Future[SignResult]] = set()
+    def results() -> Iterator[Prepared]:
         try:
             while True:
                 # At most two documents per worker in flight: memory stays flat.
-                while len(futures) < 2 * jobs:
+                while len(outstanding) < 2 * jobs:
                     job = pending.take()
                     if job is None:
                         break
-                    futures.add(pool.submit(work, job))
-                if not futures:
+                    outstanding.add(pool.submit(work, job))
+                if not outstanding:
                     return
-                done, futures = wait(futures, return_when=FIRST_COMPLETED)
+                done, _ = wait(outstanding, return_when=FIRST_COMPLETED)
                 for future in done:
+                    outstanding.discard(future)
                     yield future.result()
         finally:
             stop()
 
     def stop() -> None:
         # Nothing is queued in the pool beyond what results() waits for; on Ctrl-C
-        # the running documents finish (their writes are atomic anyway).
+        # the running documents finish (into temporaries, removed here: never journaled,
+        # never given a name).
         pool.shutdown(wait=True, cancel_futures=True)
+        for future in list(outstanding):
+            if future.done() and not future.cancelled() and future.exception() is None:
+                temporary = future.result().temporary
+                if temporary is not None:
+                    remove_file(temporary)
+        outstanding.clear()
         for signer in signers:
             # Each loop belongs to its thread, but the threads are gone now.
             signer._thread = threading.get_ident()
@@ -188,6 +214,16 @@ class _Done:
     the certificate is the batch's, a token exception lives in the parent)."""
     token_refused: bool
     """The document failed because the parent's token refused to sign."""
+    temporary: str | None
+    """The signed temporary file, for the parent to journal and name."""
+
+
+@dataclass(frozen=True)
+class _PhaseReached:
+    """A worker's document reached a phase (sent only when someone listens)."""
+
+    index: int
+    phase: Phase
 
 
 class _RemoteSignError(TokenError):
@@ -232,20 +268,42 @@ def _unwire_options(values: dict[str, Any]) -> SignOptions:
     return SignOptions(**values)
 
 
-def _worker_main(conn: Connection, info: _KeyInfo, wired: dict[str, Any]) -> None:
+def _worker_main(conn: Connection, info: _KeyInfo, wired: dict[str, Any], tag: str,
+                 phases: bool, inherited: list[Connection]) -> None:
     # Ctrl-C goes to the whole process group: the parent decides, workers wait.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker holds copies of the parent's pipe ends (its own and the earlier
+    # workers'): closed, so that when the parent dies (SIGKILL, a crash) every worker
+    # reads end-of-file and exits, instead of waiting forever on a pipe it keeps open
+    # itself (and holding the terminal's output open).
+    for end in inherited:
+        end.close()
+    try:
+        _work(conn, info, wired, tag, phases)
+    except (EOFError, OSError):
+        pass  # the parent is gone: nothing to answer; its next run cleans up
+
+
+def _work(conn: Connection, info: _KeyInfo, wired: dict[str, Any], tag: str,
+          phases: bool) -> None:
     key = _RemoteKey(conn, info)
     with DocumentSigner(key, _unwire_options(wired)) as signer:
         while (message := conn.recv()) is not None:
             index, source, target = message
-            result = signer.sign(Path(source), Path(target))
+
+            def tell(phase: Phase, index: int = index) -> None:
+                conn.send(_PhaseReached(index, phase))
+
+            prepared = signer.prepare(Path(source), Path(target), tag=tag,
+                                      on_phase=tell if phases else None)
+            result = prepared.result
             conn.send(_Done(index, replace(result, certificate=None, exception=None),
-                            isinstance(result.exception, _RemoteSignError)))
+                            isinstance(result.exception, _RemoteSignError),
+                            None if prepared.temporary is None else str(prepared.temporary)))
 
 
 def _run_processes(pending: Pending, key: KeySigner, options: SignOptions,
-                   jobs: int) -> Run:
+                   jobs: int, tag: str, on_phase: PhaseCallback | None) -> Run:
     """Worker processes prepare and write documents; this process alone holds the
     token session and answers their signing requests one at a time."""
     # fork shares the loaded pyHanko (fast start); the child never touches the
@@ -263,7 +321,10 @@ def _run_processes(pending: Pending, key: KeySigner, options: SignOptions,
     token_error: dict[Connection, BaseException] = {}
     for _ in range(jobs):
         parent_end, child_end = context.Pipe()
-        process = context.Process(target=_worker_main, args=(child_end, info, wired),
+        inherited = [*workers, parent_end] if method == "fork" else []
+        process = context.Process(target=_worker_main,
+                                  args=(child_end, info, wired, tag, on_phase is not None,
+                                        inherited),
                                   daemon=True)
         process.start()
         child_end.close()
@@ -278,7 +339,7 @@ def _run_processes(pending: Pending, key: KeySigner, options: SignOptions,
         conn.send((job.index, str(job.input), str(job.output)))
         return True
 
-    def results() -> Iterator[SignResult]:
+    def results() -> Iterator[Prepared]:
         active = [c for c in list(workers) if dispatch(c)]
         try:
             while active:
@@ -290,9 +351,16 @@ def _run_processes(pending: Pending, key: KeySigner, options: SignOptions,
                         active.remove(conn)
                         job = current.pop(conn, None)
                         if job is not None:
-                            yield SignResult(input=job.input, output=None, status=SignStatus.FAILED,
-                                             error=f"{job.input}: worker process died",
-                                             error_type="WorkerError")
+                            remove_stale_temporaries(job.output.parent, job.output.name,
+                                                     tag=tag)
+                            yield Prepared(SignResult(
+                                input=job.input, output=None, status=SignStatus.FAILED,
+                                error=f"{job.input}: worker process died",
+                                error_type="WorkerError"), None)
+                        continue
+                    if isinstance(message, _PhaseReached):
+                        if on_phase is not None and conn in current:
+                            on_phase(current[conn], message.phase)
                         continue
                     if isinstance(message, _SignRequest):
                         try:
@@ -309,7 +377,10 @@ def _run_processes(pending: Pending, key: KeySigner, options: SignOptions,
                     if message.token_refused and exception is not None:
                         result = replace(result, exception=exception,
                                          error_type=type(exception).__name__)
-                    yield result
+                    temporary = None if message.temporary is None else Path(message.temporary)
+                    # Handed over before the next dispatch: after a fatal token error
+                    # the batch stops dispatching (Pending.stopped).
+                    yield Prepared(result, temporary)
                     if not dispatch(conn):
                         active.remove(conn)
         finally:
@@ -321,9 +392,10 @@ def _run_processes(pending: Pending, key: KeySigner, options: SignOptions,
                 process.terminate()
             process.join(timeout=5)
             conn.close()
-        # A worker terminated mid-write leaves only its temporary file: remove it.
+        # A worker terminated mid-write, or whose answer was never read, leaves only its
+        # temporary file (this batch's tag): remove it.
         for job in current.values():
-            remove_stale_temporaries(job.output.parent, job.output.name)
+            remove_stale_temporaries(job.output.parent, job.output.name, tag=tag)
         current.clear()
 
     return Run(results(), stop)

@@ -6,6 +6,17 @@ crash or power cut loses nothing that was already reported as signed. No PIN or
 password is ever passed to the journal. Times are stored in UTC (ISO 8601) and shown
 in Vietnam time (UTC+07:00, no daylight saving).
 
+**A signed output gets its name only after its row is committed.** A batch writes the
+signed document to a temporary file, commits the ``signed`` row together with a
+``pending`` row naming that temporary file, and only then renames it into place. Ctrl-C
+is held back across those steps (:func:`signsvc._interrupts.held_interrupts`); a
+process killed between them (SIGKILL, power cut) leaves a committed row and a complete
+temporary file, and :meth:`AuditJournal.recover`, which every batch runs first, gives
+the file its name. So a signature never exists under an output name without its row.
+
+Every login a batch makes (PIN accepted or refused, never the PIN itself) is in the
+``logins`` table (:meth:`AuditJournal.logins`).
+
 Example::
 
     >>> from signsvc.sign.journal import AuditJournal
@@ -17,20 +28,25 @@ Example::
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from signsvc._files import place, sha256_file
 from signsvc._sqlite import Transaction, open_database
 from signsvc._time import VIETNAM_TIME
+from signsvc.errors import OutputError
+from signsvc.sign._batchlock import batch_alive
 from signsvc.sign.results import SignStatus
 
 if TYPE_CHECKING:
     from signsvc.sign.results import SignResult
 
-__all__ = ["AuditEntry", "AuditJournal", "default_journal_path"]
+__all__ = ["AuditEntry", "AuditJournal", "LoginEntry", "RecoveredOutput",
+           "default_journal_path"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -50,7 +66,33 @@ CREATE TABLE IF NOT EXISTS attempts (
     batch TEXT
 );
 CREATE INDEX IF NOT EXISTS attempts_time ON attempts (time_utc);
+CREATE INDEX IF NOT EXISTS attempts_output ON attempts (output_sha256);
+-- A signed row whose output is not known to have its name yet (see the module).
+CREATE TABLE IF NOT EXISTS pending (
+    attempt INTEGER PRIMARY KEY REFERENCES attempts (id),
+    batch TEXT NOT NULL,
+    temporary TEXT NOT NULL,
+    output_path TEXT NOT NULL,
+    output_sha256 TEXT NOT NULL,
+    overwrite INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS logins (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_utc TEXT NOT NULL,
+    result TEXT NOT NULL,
+    token TEXT,
+    serial TEXT,
+    module TEXT,
+    error TEXT,
+    batch TEXT
+);
 """
+_ADDED_COLUMNS = (("attempts", "note", "TEXT"),)
+"""Columns added after the first release: added to an older journal when opened."""
+
+LoginResult = Literal["accepted", "refused", "locked", "cancelled", "failed"]
+"""How one login ended: the PIN accepted, refused (wrong PIN), the token locked,
+cancelled on the PIN pad, or another token failure."""
 
 
 def default_journal_path() -> Path:
@@ -95,6 +137,9 @@ class AuditEntry:
     """The error, for failed attempts."""
     batch: str | None
     """Identifier shared by the attempts of one batch."""
+    note: str | None = None
+    """What else the auditor should know: a signature made with ``--force`` and why,
+    an output finished by recovery after its batch was killed."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", SignStatus(self.status))
@@ -122,7 +167,57 @@ class AuditEntry:
             "tsa": self.tsa,
             "error": self.error,
             "batch": self.batch,
+            "note": self.note,
         }
+
+
+@dataclass(frozen=True)
+class LoginEntry:
+    """One login (one PIN given, one ``C_Login``) as recorded; never the PIN."""
+
+    id: int
+    """Row number, increasing."""
+    time: datetime
+    """When the login ended (aware, UTC)."""
+    result: LoginResult
+    """accepted, refused, locked, cancelled or failed."""
+    token: str | None
+    """Token label (or the PKCS#12 file)."""
+    serial: str | None
+    """Token serial number."""
+    module: str | None
+    """PKCS#11 module path."""
+    error: str | None
+    """The token's refusal, in words."""
+    batch: str | None
+    """The batch that logged in, when known."""
+
+    @property
+    def local_time(self) -> datetime:
+        """:attr:`time` in Vietnam time (+07:00)."""
+        return self.time.astimezone(VIETNAM_TIME)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form printed by ``signsvc audit --logins --json``."""
+        return {"id": self.id, "time": self.time.isoformat().replace("+00:00", "Z"),
+                "time_vietnam": self.local_time.isoformat(), "result": self.result,
+                "token": self.token, "serial": self.serial, "module": self.module,
+                "error": self.error, "batch": self.batch}
+
+
+@dataclass(frozen=True)
+class RecoveredOutput:
+    """What :meth:`AuditJournal.recover` did with one output of a batch that was killed
+    between committing its row and renaming its file."""
+
+    attempt: int
+    """The attempt's row id."""
+    output: Path
+    """The output."""
+    outcome: Literal["placed", "completed", "failed"]
+    """``placed``: it had its name already; ``completed``: recovery gave the complete
+    temporary file its name now; ``failed``: it could not be placed (the row now says
+    failed, and why)."""
 
 
 class AuditJournal:
@@ -141,6 +236,17 @@ class AuditJournal:
         # cut (NORMAL would only protect against application crashes).
         self._db = open_database(path, what="audit journal", schema=_SCHEMA,
                                  synchronous="FULL")
+        self._placed: list[int] = []
+        """Rows whose output has its name, not yet deleted from ``pending`` (deleted
+        with the next row, or by :meth:`flush`: one commit per document)."""
+        try:
+            for table, column, kind in _ADDED_COLUMNS:
+                names = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in names:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise OutputError(f"cannot update the audit journal ({exc})", path=path) from exc
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> AuditJournal:
@@ -154,11 +260,24 @@ class AuditJournal:
         self.close()
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self.flush()
+        finally:
+            self._db.close()
 
     def record(self, result: SignResult, *, tsa: str | None = None,
-               batch: str | None = None, time: datetime | None = None) -> int:
-        """Record one attempt durably; returns its row id."""
+               batch: str | None = None, time: datetime | None = None,
+               note: str | None = None, temporary: Path | None = None,
+               overwrite: bool = False) -> int:
+        """Record one attempt durably; returns its row id.
+
+        Args:
+            temporary: for a signed result whose output does not have its name yet,
+                the complete temporary file that becomes it: committed with the row as
+                ``pending`` (see the module). The caller renames it next, then calls
+                :meth:`placed`, or :meth:`placing_failed`.
+            overwrite: the output may replace an existing file (for recovery).
+        """
         cert = result.certificate
         moment = (time or datetime.now(UTC)).astimezone(UTC)
         row = (
@@ -169,14 +288,119 @@ class AuditJournal:
             # Absolute paths: a journal outlives the directory the command ran in.
             os.path.abspath(result.input), result.input_sha256,
             os.path.abspath(result.output) if result.output else None, result.output_sha256,
-            result.level.value if result.level else None, tsa, result.error, batch,
+            result.level.value if result.level else None, tsa, result.error, batch, note,
         )
+        if temporary is not None and (result.output is None or result.output_sha256 is None):
+            raise ValueError("a pending output needs the result's output and its SHA-256")
         with self._transaction():
+            self._delete_placed()
             cursor = self._db.execute(
                 "INSERT INTO attempts (time_utc, status, signer_subject, signer_serial, "
                 "signer_issuer, input_path, input_sha256, output_path, output_sha256, "
-                "level, tsa, error, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+                "level, tsa, error, batch, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+            attempt = int(cursor.lastrowid or 0)
+            if temporary is not None:
+                assert result.output is not None
+                self._db.execute(
+                    "INSERT INTO pending (attempt, batch, temporary, output_path, "
+                    "output_sha256, overwrite) VALUES (?,?,?,?,?,?)",
+                    (attempt, batch or "", os.path.abspath(temporary),
+                     os.path.abspath(result.output), result.output_sha256, int(overwrite)))
+        return attempt
+
+    def placed(self, attempt: int) -> None:
+        """The output of ``attempt`` has its name now (no write: the ``pending`` row
+        goes with the next commit, and recovery would find the file anyway)."""
+        self._placed.append(attempt)
+
+    def placing_failed(self, attempt: int, error: str) -> None:
+        """The output of ``attempt`` could not be renamed into place: the row says
+        failed, and why."""
+        with self._transaction():
+            self._db.execute("UPDATE attempts SET status='failed', output_path=NULL, "
+                             "output_sha256=NULL, error=? WHERE id=?", (error, attempt))
+            self._db.execute("DELETE FROM pending WHERE attempt=?", (attempt,))
+
+    def flush(self) -> None:
+        """Forget the ``pending`` rows of outputs that have their names."""
+        if self._placed:
+            with self._transaction():
+                self._delete_placed()
+
+    def _delete_placed(self) -> None:
+        if self._placed:
+            self._db.executemany("DELETE FROM pending WHERE attempt=?",
+                                 [(a,) for a in self._placed])
+            self._placed.clear()
+
+    def recover(self, *, lock_folder: Path | None = None) -> list[RecoveredOutput]:
+        """Finish what killed batches left between a committed row and its output's
+        name; batches still running (:mod:`signsvc.sign._batchlock`) are left alone.
+
+        For each such row: the output has its name already (``placed``); or the
+        complete temporary file is there and gets its name now (``completed``,
+        noted in the row); or it cannot (the name is taken, the temporary is damaged)
+        and the row says ``failed``. Run by every batch before it starts.
+        """
+        rows = self._db.execute(
+            "SELECT attempt, batch, temporary, output_path, output_sha256, overwrite "
+            "FROM pending ORDER BY attempt").fetchall()
+        done: list[RecoveredOutput] = []
+        alive: dict[str, bool] = {}
+        for attempt, batch, temporary, output_path, output_sha, overwrite in rows:
+            if attempt in self._placed:
+                continue
+            if alive.setdefault(batch, batch_alive(batch, lock_folder)):
+                continue
+            output, temp = Path(output_path), Path(temporary)
+            outcome, error = _recover_one(temp, output, output_sha, bool(overwrite))
+            with self._transaction():
+                if outcome == "failed":
+                    self._db.execute("UPDATE attempts SET status='failed', output_path=NULL, "
+                                     "output_sha256=NULL, error=? WHERE id=?",
+                                     (error, attempt))
+                elif outcome == "completed":
+                    self._db.execute(
+                        "UPDATE attempts SET note=COALESCE(note || '; ', '') || ? WHERE id=?",
+                        ("the output was given its name when the journal was next opened "
+                         "(the batch had been interrupted)", attempt))
+                self._db.execute("DELETE FROM pending WHERE attempt=?", (attempt,))
+            done.append(RecoveredOutput(attempt, output, outcome))
+        return done
+
+    def record_login(self, result: LoginResult, *, token: str | None, serial: str | None,
+                     module: str | None, error: str | None = None,
+                     batch: str | None = None, time: datetime | None = None) -> int:
+        """Record one login (one PIN given): how it ended; never the PIN."""
+        moment = (time or datetime.now(UTC)).astimezone(UTC)
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO logins (time_utc, result, token, serial, module, error, batch) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (moment.isoformat(timespec="milliseconds"), result, token, serial, module,
+                 error, batch))
         return int(cursor.lastrowid or 0)
+
+    def logins(self, *, since: datetime | None = None) -> list[LoginEntry]:
+        """Logins at or after ``since`` (aware), oldest first."""
+        query = "SELECT * FROM logins"
+        args: tuple[str, ...] = ()
+        if since is not None:
+            if since.tzinfo is None:
+                raise ValueError("since must be an aware datetime")
+            query += " WHERE time_utc >= ?"
+            args = (since.astimezone(UTC).isoformat(timespec="milliseconds"),)
+        return [LoginEntry(id=r[0], time=datetime.fromisoformat(r[1]), result=r[2],
+                           token=r[3], serial=r[4], module=r[5], error=r[6], batch=r[7])
+                for r in self._db.execute(query + " ORDER BY id", args).fetchall()]
+
+    def signed_from(self, output_sha256: str) -> list[tuple[str, str | None]]:
+        """``(input_path, input_sha256)`` of every attempt that signed an output with
+        this SHA-256: what a file is the signed output of, when signsvc made it."""
+        rows = self._db.execute(
+            "SELECT input_path, input_sha256 FROM attempts WHERE status='signed' AND "
+            "output_sha256=? ORDER BY id", (output_sha256,)).fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     def entries(self, *, since: datetime | None = None) -> list[AuditEntry]:
         """Attempts at or after ``since`` (aware), oldest first."""
@@ -204,12 +428,42 @@ class AuditJournal:
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:
     (id_, time_utc, status, subject, serial, issuer, input_path, input_sha, output_path,
-     output_sha, level, tsa, error, batch) = row
+     output_sha, level, tsa, error, batch, note) = row
     return AuditEntry(
         id=id_, time=datetime.fromisoformat(time_utc), status=status,
         signer_subject=subject, signer_serial=serial, signer_issuer=issuer,
         input_path=input_path, input_sha256=input_sha, output_path=output_path,
-        output_sha256=output_sha, level=level, tsa=tsa, error=error, batch=batch)
+        output_sha256=output_sha, level=level, tsa=tsa, error=error, batch=batch, note=note)
+
+
+def _recover_one(temporary: Path, output: Path, sha: str, overwrite: bool
+                 ) -> tuple[Literal["placed", "completed", "failed"], str | None]:
+    """Finish one pending output (see :meth:`AuditJournal.recover`)."""
+    try:
+        matches = output.exists() and sha256_file(output) == sha
+        complete = temporary.exists() and sha256_file(temporary) == sha
+    except OSError as exc:
+        return "failed", f"interrupted, and its output cannot be checked now: {exc}"
+    if matches:
+        temporary.unlink(missing_ok=True)  # renamed; only the unlink was left
+        return "placed", None
+    if not temporary.exists():
+        # Placing is link (or replace) then unlink: without the temporary the output
+        # had its name once, but it is not there now as signed.
+        return "failed", ("interrupted, and its output is not there now as it was signed "
+                          "(moved, changed, or lost in a power cut)")
+    if not complete:
+        temporary.unlink(missing_ok=True)
+        return "failed", ("interrupted, and the temporary file it left is not the signed "
+                          "document (damaged); nothing was written")
+    try:
+        place(temporary, output, overwrite=overwrite)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        why = "its name is taken by another file" if isinstance(exc, FileExistsError) else \
+            (exc.strerror or str(exc))
+        return "failed", f"interrupted, and its output could not be put in place: {why}"
+    return "completed", None
 
 
 def iter_entries(path: str | os.PathLike[str], since: datetime | None = None
@@ -219,3 +473,12 @@ def iter_entries(path: str | os.PathLike[str], since: datetime | None = None
         return
     with AuditJournal(path) as journal:
         yield from journal.entries(since=since)
+
+
+def iter_logins(path: str | os.PathLike[str], since: datetime | None = None
+                ) -> Iterator[LoginEntry]:
+    """Read a journal's logins without creating it (for ``signsvc audit --logins``)."""
+    if not Path(path).exists():
+        return
+    with AuditJournal(path) as journal:
+        yield from journal.logins(since=since)

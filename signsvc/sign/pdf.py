@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import io
 import os
+import struct
 import threading
 import time
-from collections.abc import Coroutine, Iterable, Sequence
+import unicodedata
+import uuid
+import zlib
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,14 +40,66 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from drivers import KeySigner, TokenError
-from signsvc._files import atomic_write, sha256_hex
+from signsvc._files import place, sha256_hex, write_temporary
 from signsvc.appearance.profiles import AppearanceMaker, AppearanceOptions
-from signsvc.errors import BadInputError, OutputError, SigningError, SignsvcError
-from signsvc.sign.results import Level, SignResult, SignStatus
+from signsvc.errors import (
+    AppearanceError,
+    BadInputError,
+    OutputError,
+    SigningError,
+    SignsvcError,
+    TimestampError,
+)
+from signsvc.sign._document import choose_field, open_writer, read_input
+from signsvc.sign.results import Level, Phase, SignResult, SignStatus
 
-__all__ = ["DocumentSigner", "SignKeywords", "SignOptions", "sign_pdf"]
+__all__ = ["DocumentSigner", "Prepared", "SignKeywords", "SignOptions", "sign_pdf"]
 
 _T = TypeVar("_T")
+
+_EXISTS = "exists already (use overwrite/--overwrite or --resume)"
+
+_PDF_DAMAGE: tuple[type[BaseException], ...] = (
+    zlib.error, struct.error, KeyError, IndexError, TypeError, AttributeError, ValueError,
+    UnicodeError, RecursionError, OverflowError, AssertionError, EOFError,
+    NotImplementedError)
+"""What pyHanko's reader and writer raise, besides PdfError, on a damaged document
+(seen by the fuzz tests: a corrupted object stream gives zlib.error, a cut number
+table struct.error, a loop of references RecursionError)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document signed into a temporary file, not yet under its name."""
+
+    result: SignResult
+    """Signed (with ``output`` and its SHA-256) or failed."""
+    temporary: Path | None
+    """The complete, fsync'ed signed file beside ``result.output``; None when failed."""
+
+
+def _ignore(phase: Phase) -> None:
+    pass
+
+
+def _described(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "error":  # zlib.error, struct.error: the module says what failed
+        name = f"{type(exc).__module__}.{name}"
+    text = str(exc)
+    return f"{name}: {text}" if text else name
+
+
+def _output_error(output: Path, exc: OSError) -> OutputError:
+    if isinstance(exc, FileExistsError):
+        return OutputError(_EXISTS, path=output)
+    return OutputError(f"cannot write: {exc.strerror or exc}", path=output)
+
+
+def remove_file(path: Path) -> None:
+    """Remove ``path`` if it is there (best effort: a temporary the caller gives up)."""
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 class SignKeywords(TypedDict, total=False):
@@ -63,6 +120,7 @@ class SignKeywords(TypedDict, total=False):
     overwrite: bool
     timeout: float
     appearance: AppearanceOptions | None
+    force: bool
 
 
 @dataclass(frozen=True)
@@ -98,6 +156,10 @@ class SignOptions:
     """Seconds allowed for each TSA request (CRL and OCSP fetches use pyHanko's 10 s)."""
     appearance: AppearanceOptions = dataclasses.field(default_factory=AppearanceOptions)
     """How the signature looks (Decree 30/2020 App. I profile); invisible by default."""
+    force: bool = False
+    """Sign even with a certificate signsvc refuses (expired, not yet valid, no
+    signing key usage, no chain to ``trust``); each such signature says so in its
+    result's ``note`` and in the journal."""
 
     @classmethod
     def from_keywords(cls, keywords: SignKeywords) -> SignOptions:
@@ -122,6 +184,12 @@ class SignOptions:
     def __post_init__(self) -> None:
         level = Level(self.level)
         object.__setattr__(self, "level", level)
+        for name in ("reason", "location", "field"):
+            value = getattr(self, name)
+            if value is not None:
+                # Text as people type it: precomposed (NFC), as TCVN 6909:2001 writes
+                # Vietnamese, whatever the keyboard sent.
+                object.__setattr__(self, name, unicodedata.normalize("NFC", value))
         if level.needs_tsa and not self.tsa_url:
             raise BadInputError(f"level {level.value} needs a time-stamping authority URL")
 
@@ -147,17 +215,26 @@ def sign_pdf(
         The result, with ``status == "signed"``.
 
     Raises:
+        CertificateUnusableError: the signer's certificate is expired, not yet
+            valid, not for signing, or (with ``trust``) has no valid chain, and not
+            ``force``; nothing was signed.
         BadInputError: the input is not a usable PDF (not a PDF, damaged, encrypted
             without ``password``, field already signed).
         OutputError: the output exists (and not ``overwrite``) or cannot be written.
         SigningError: the TSA or revocation sources failed.
         drivers.TokenError: the token refused or disappeared.
     """
-    with DocumentSigner(signer, SignOptions.from_keywords(options)) as worker:
+    from signsvc.sign._certcheck import check_signing_certificate
+
+    settings = SignOptions.from_keywords(options)
+    note = check_signing_certificate(
+        signer.certificate, at=datetime.now(UTC), trust=settings.trust,
+        intermediates=[*signer.chain, *settings.chain], force=settings.force)
+    with DocumentSigner(signer, settings) as worker:
         result = worker.sign(Path(input), Path(output))
     if result.exception is not None:
         raise result.exception
-    return result
+    return replace(result, note=note)
 
 
 class DocumentSigner:
@@ -170,8 +247,7 @@ class DocumentSigner:
     """
 
     def __init__(self, key: KeySigner, options: SignOptions) -> None:
-        from pyhanko.sign.timestamps import HTTPTimeStamper
-
+        from signsvc.sign._network import NamedTimeStamper
         from signsvc.sign._template import TemplateSigner
 
         self.key = key
@@ -185,7 +261,7 @@ class DocumentSigner:
                 # RFC 7617 basic credentials as a header: aiohttp deprecates auth=.
                 pair = ":".join(options.tsa_auth).encode()
                 headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-            self._timestamper = HTTPTimeStamper(
+            self._timestamper = NamedTimeStamper(
                 options.tsa_url, headers=headers, timeout=options.timeout)
         self._validation_context: Any = None
         self._context_made = 0.0
@@ -205,51 +281,110 @@ class DocumentSigner:
         if self._loop.closed:
             return
         if self._validation_context is not None:
-            self._loop.run(self._validation_context.aclose())
+            with contextlib.suppress(Exception):  # closing sessions must not mask a result
+                self._loop.run(self._validation_context.aclose())
         self._loop.close()
 
     def sign(self, input: Path, output: Path) -> SignResult:
-        """Sign one document; every failure is returned in the result, never raised."""
+        """Sign one document into ``output`` (written atomically); every failure is
+        returned in the result, never raised."""
+        from signsvc.sign._batchlock import BatchLock
+
+        # A tag of its own, held like a batch's: a batch starting meanwhile in the same
+        # folder leaves this temporary alone (it removes only dead runs' ones).
+        tag = uuid.uuid4().hex[:12]
+        with BatchLock(tag):
+            prepared = self.prepare(input, output, tag=tag)
+            if prepared.temporary is None:
+                return prepared.result
+            try:
+                place(prepared.temporary, output, overwrite=self.options.overwrite)
+            except OSError as exc:
+                remove_file(prepared.temporary)
+                error = _output_error(output, exc)
+                return replace(prepared.result, output=None, status=SignStatus.FAILED,
+                               output_sha256=None, error=str(error),
+                               error_type=type(error).__name__, exception=error)
+        return prepared.result
+
+    def prepare(self, input: Path, output: Path, *, tag: str,
+                on_phase: Callable[[Phase], None] | None = None) -> Prepared:
+        """Sign one document into a complete temporary file beside ``output``
+        (:func:`signsvc._files.write_temporary` with ``tag``), not yet under its name:
+        the caller journals it, then gives it its name (:func:`signsvc._files.place`).
+
+        Every failure is returned in the result, never raised: whatever a damaged
+        document makes the PDF stack raise fails that document alone, named.
+        """
         base = SignResult(input=input, output=None, status=SignStatus.FAILED,
                           certificate=self.key.certificate, level=self.options.level)
+        tell = on_phase or _ignore
         try:
-            data = _read_input(input, output)
+            tell("reading")
+            data = read_input(input, output)
             base = replace(base, input_sha256=sha256_hex(data))
-            signed, field_name, moment = self._sign_bytes(input, data)
+            if not self.options.overwrite and os.path.lexists(output):
+                # Refused before the token signs anything (link(2) refuses it again
+                # at the end, should it appear meanwhile).
+                raise OutputError(_EXISTS, path=output)
+            signed, field_name, moment = self._sign_bytes(input, data, tell)
+            tell("writing")
             try:
-                atomic_write(output, signed, overwrite=self.options.overwrite)
-            except FileExistsError as exc:
-                raise OutputError("exists already (use overwrite/--overwrite or --resume)",
-                                  path=output) from exc
+                temporary = write_temporary(output, signed, tag=tag)
             except OSError as exc:
-                raise OutputError(f"cannot write: {exc.strerror or exc}", path=output) from exc
-            return replace(base, output=output, status=SignStatus.SIGNED,
-                           output_sha256=sha256_hex(signed), signing_time=moment,
-                           field=field_name)
+                raise _output_error(output, exc) from exc
+            result = replace(base, output=output, status=SignStatus.SIGNED,
+                             output_sha256=sha256_hex(signed), signing_time=moment,
+                             field=field_name)
+            return Prepared(result, temporary)
         except (SignsvcError, TokenError) as exc:
-            return replace(base, error=str(exc), error_type=type(exc).__name__, exception=exc)
+            failed = exc
+        except Exception as exc:
+            # Not the document (its failures are BadInputError by now) nor the network:
+            # a defect of signsvc. Still this document's failure only, and said so.
+            failed = SigningError(f"internal error while signing ({_described(exc)}); "
+                                  "please report it", path=input)
+            failed.__cause__ = exc
+        return Prepared(replace(base, error=str(failed), error_type=type(failed).__name__,
+                                exception=failed), None)
 
-    def _sign_bytes(self, input: Path, data: bytes) -> tuple[bytes, str, datetime]:
+    def _sign_bytes(self, input: Path, data: bytes,
+                    tell: Callable[[Phase], None]) -> tuple[bytes, str, datetime]:
         if threading.get_ident() != self._thread:
             raise RuntimeError("a DocumentSigner belongs to the thread that made it")
         password = self.options.password
-        writer = _open_writer(input, data, password)
-        field_name, exists = _choose_field(input, writer, self.options.field)
-        moment = datetime.now(UTC).replace(microsecond=0)
-        plans: list[Any] = []
-        if self._look.visible:
-            plans = self._look.plan(
-                writer=writer, data=data, input=input, password=password,
-                signer_name=_name_part(self.key.certificate, NameOID.COMMON_NAME) or "",
-                organisation=_name_part(self.key.certificate, NameOID.ORGANIZATION_NAME),
-                moment=moment)
+        try:
+            writer = open_writer(input, data, password)
+            field_name, exists = choose_field(input, writer, self.options.field)
+            moment = datetime.now(UTC).replace(microsecond=0)
+            plans: list[Any] = []
+            if self._look.visible:
+                plans = self._look.plan(
+                    writer=writer, data=data, input=input, password=password,
+                    signer_name=_name_part(self.key.certificate, NameOID.COMMON_NAME) or "",
+                    organisation=_name_part(self.key.certificate, NameOID.ORGANIZATION_NAME),
+                    moment=moment)
+        except (BadInputError, AppearanceError) as exc:
+            if exc.path is not None:
+                raise
+            # The appearance layer's readers know bytes, not files: name the file here,
+            # so the message says which document of the batch it is.
+            named = (BadInputError(exc.reason, path=input) if isinstance(exc, BadInputError)
+                     else AppearanceError(exc.reason, path=input, characters=exc.characters))
+            raise named from exc
+        except (SignsvcError, TokenError):
+            raise
+        except Exception as exc:
+            # Reading the document and drawing its appearance touch only the document.
+            raise BadInputError(f"damaged PDF ({_described(exc)})", path=input) from exc
+        tell("signing")
         signed = data
         for number, plan in enumerate(plans or [None]):
             if number > 0:
                 # Issuance text on another page than the seal: a further signature, on
                 # the output so far (an incremental update again).
-                writer = _open_writer(input, signed, password)
-                field_name, exists = _choose_field(input, writer, None)
+                writer = open_writer(input, signed, password)
+                field_name, exists = choose_field(input, writer, None)
             signed = self._apply(input, writer, field_name, exists, plan)
         return signed, field_name, moment
 
@@ -261,6 +396,8 @@ class DocumentSigner:
         from pyhanko.sign.general import SigningError as PyHankoSigningError
         from pyhanko.sign.signers import PdfSigner
 
+        from signsvc.sign._network import FetchFailures, signing_error
+
         stamp_style = field_spec = None
         if plan is not None:
             stamp_style = plan.stamp_style
@@ -271,24 +408,34 @@ class DocumentSigner:
                                timestamper=self._timestamper, stamp_style=stamp_style,
                                new_field_spec=field_spec)
         out = io.BytesIO()
+        failures = FetchFailures()
         try:
             reserved = self._reserve()
-            self._loop.run(pdf_signer.async_sign_pdf(
-                writer, bytes_reserved=reserved, output=out))
-        except TokenError:
-            raise
+            with failures if self.options.level.needs_revocation else contextlib.nullcontext():
+                self._loop.run(pdf_signer.async_sign_pdf(
+                    writer, bytes_reserved=reserved, output=out))
+        except TimestampError as exc:
+            if exc.path is not None:
+                raise
+            raise TimestampError(exc.url, exc.cause, path=input) from exc.__cause__
+        except (TokenError, SignsvcError):
+            raise  # the token's refusal, or signsvc's own words already
         except PyHankoSigningError as exc:
-            raise SigningError(_pyhanko_reason(exc), path=input) from exc
+            raise signing_error(exc, failures.found, [self.key.certificate, *self.key.chain,
+                                                      *self.options.chain], input) from exc
         except PdfError as exc:
             raise BadInputError(f"pyHanko cannot sign this PDF: {exc}", path=input) from exc
+        except _PDF_DAMAGE as exc:
+            # pyHanko reads objects lazily: a damaged object stream or content is met
+            # while the update is written.
+            raise BadInputError(f"damaged PDF ({_described(exc)})", path=input) from exc
         except (OSError, TimeoutError) as exc:
             raise SigningError(f"network or file error while signing: {exc}",
                                path=input) from exc
         except Exception as exc:
-            # aiohttp, asn1crypto, pyhanko_certvalidator, and pyHanko's ValueError for
-            # a TSA rejection (asn1crypto wants a token even in a rejection, RFC 3161
-            # §2.4.2 forbids one): one document fails, with the cause named.
-            raise SigningError(f"{type(exc).__name__}: {exc}", path=input) from exc
+            # aiohttp, asn1crypto, pyhanko_certvalidator: one document fails, with the
+            # cause named.
+            raise SigningError(_described(exc), path=input) from exc
         return out.getvalue()
 
     def _current_context(self) -> Any:
@@ -385,60 +532,6 @@ def _loop_running() -> bool:
     return True
 
 
-def _read_input(input: Path, output: Path) -> bytes:
-    if input.resolve() == output.resolve():
-        raise BadInputError("the output would replace the input; choose another output",
-                            path=input)
-    try:
-        data = input.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read: {exc.strerror or exc}", path=input) from exc
-    # ISO 32000-1 §7.5.2 puts the header first; readers accept it in the first 1 KiB.
-    if b"%PDF-" not in data[:1024]:
-        what = "an empty file" if not data else "no %PDF- header"
-        raise BadInputError(f"not a PDF ({what})", path=input)
-    return data
-
-
-def _open_writer(input: Path, data: bytes, password: str | None) -> Any:
-    from pyhanko.pdf_utils.crypt import AuthStatus
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.misc import PdfError
-
-    try:
-        # strict=False: tolerate what real-world producers get wrong (duplicate keys,
-        # stray bytes), as viewers do; a broken xref is still refused by pyHanko.
-        writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-        if writer.prev.encrypted:
-            if password is None:
-                raise BadInputError("encrypted; give the document password "
-                                    "(--pdf-password-env)", path=input)
-            result = writer.encrypt(password)  # type: ignore[no-untyped-call]
-            if result.status == AuthStatus.FAILED:
-                raise BadInputError("encrypted; the document password is wrong", path=input)
-        writer.root  # noqa: B018 - resolve the catalogue now so damage is reported here
-    except PdfError as exc:
-        raise BadInputError(f"damaged PDF: {exc}", path=input) from exc
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise BadInputError(f"damaged PDF ({type(exc).__name__}: {exc})", path=input) from exc
-    return writer
-
-
-def _choose_field(input: Path, writer: Any, wanted: str | None) -> tuple[str, bool]:
-    """The field to sign and whether it exists already (empty)."""
-    from pyhanko.sign.fields import enumerate_sig_fields
-
-    existing = {name: value for name, value, _ in enumerate_sig_fields(writer)}
-    if wanted is not None:
-        if wanted in existing and existing[wanted] is not None:
-            raise BadInputError(f"signature field {wanted!r} is already signed", path=input)
-        return wanted, wanted in existing
-    number = 1
-    while f"Signature{number}" in existing:
-        number += 1
-    return f"Signature{number}", False
-
-
 def _name_part(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:
     values = certificate.subject.get_attributes_for_oid(oid)
     return str(values[0].value) if values else None
@@ -473,12 +566,3 @@ def _unique(items: Iterable[Any]) -> list[Any]:
     for item in items:
         seen.setdefault(item.dump(), item)
     return list(seen.values())
-
-
-def _pyhanko_reason(exc: Exception) -> str:
-    text = str(exc)
-    cause = exc.__cause__ or exc.__context__
-    if cause is not None and str(cause) and str(cause) not in text:
-        text = f"{text}: {cause}"
-    return text
-

@@ -96,7 +96,9 @@ class ReconnectingKey:
     """
 
     def __init__(self, key: drivers.TokenKey, *, pin: PinSource | None = None,
-                 keep_pin: bool = False, poll_interval: float = 0.25) -> None:
+                 keep_pin: bool = False, poll_interval: float = 0.25,
+                 on_login: Callable[[drivers.TokenInfo, BaseException | None], None]
+                 | None = None) -> None:
         info = key.session.info
         if pin is None and not keep_pin and info.flags.login_required \
                 and not info.flags.protected_auth_path:
@@ -109,6 +111,9 @@ class ReconnectingKey:
         self._module = drivers.load_module(key.session.info.module)
         """The module of the token (load_module caches by path: the same object)."""
         self._opened: list[drivers.TokenKey] = []
+        self.on_login = on_login
+        """Told after each login :meth:`recover` makes: the token, and None or the
+        refusal (for the audit journal; never the PIN)."""
         self.certificate = key.certificate
         self.chain = key.chain
         self.key_type = key.key_type
@@ -166,6 +171,11 @@ class ReconnectingKey:
             pin = None if self._keep_pin or self._pin is None else self._pin(back)
             try:
                 key = self._key.reopen(pin)
+            except (drivers.PinIncorrectError, drivers.PinLockedError,
+                    drivers.LoginCancelledError, drivers.LoginRequiredError) as exc:
+                if self.on_login is not None:
+                    self.on_login(back, exc)
+                raise
             except (drivers.TokenRemovedError, drivers.TokenNotFoundError):
                 # Pulled out again before the new session was ready. A login cut short
                 # by a removal is not a refused PIN; the PIN is asked for again (or the
@@ -173,6 +183,8 @@ class ReconnectingKey:
                 if time.monotonic() >= deadline:
                     raise
                 continue
+            if self.on_login is not None:
+                self.on_login(back, None)
             self._key = key
             self._opened.append(key)
             return

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 
-__all__ = ["Level", "SignResult", "SignStatus"]
+__all__ = ["DocumentProgress", "Level", "Phase", "SignResult", "SignStatus", "SkipReason"]
+
+Phase = Literal["reading", "signing", "writing"]
+"""Where a document is: read and checked, being signed (pyHanko, the TSA, the token),
+written to its temporary file."""
 
 
 class Level(StrEnum):
@@ -55,6 +59,30 @@ class SignStatus(StrEnum):
     """Already signed by an earlier run (``resume``); nothing written."""
 
 
+class SkipReason(StrEnum):
+    """Why a document was skipped (the ``skip_reason`` of ``signsvc sign --json``)."""
+
+    ALREADY_SIGNED = "already-signed"
+    """Its output already holds it signed (``resume``): by hash in the journal, or
+    the output starts with the input and its last signature covers it, intact."""
+    OWN_OUTPUT = "own-output"
+    """It is signsvc's signed output of another input of the same batch (its name is
+    that input's output name, or the journal says signsvc signed it from one of them):
+    signing it again would add a signature on every run."""
+
+
+@dataclass(frozen=True)
+class DocumentProgress:
+    """A document of a batch reached a new phase (for progress displays)."""
+
+    input: Path
+    """The document."""
+    phase: Phase
+    """reading, signing or writing."""
+    size: int | None = None
+    """Its size in bytes, when known."""
+
+
 @dataclass(frozen=True)
 class SignResult:
     """What happened to one document."""
@@ -83,9 +111,19 @@ class SignResult:
     """Class name of the error (``BadInputError``, ``PinLockedError``, ...)."""
     exception: BaseException | None = dataclasses.field(default=None, repr=False, compare=False)
     """The exception itself (not serialised)."""
+    skip_reason: SkipReason | None = None
+    """Why it was skipped; None unless ``status`` is skipped."""
+    source: Path | None = None
+    """For a skipped own output (:attr:`SkipReason.OWN_OUTPUT`): the input it is the
+    signed output of."""
+    note: str | None = None
+    """What else the user should know, e.g. that it was signed with ``force`` despite
+    an unusable certificate (and why)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", SignStatus(self.status))
+        if self.skip_reason is not None:
+            object.__setattr__(self, "skip_reason", SkipReason(self.skip_reason))
 
     @property
     def passed(self) -> bool:
@@ -113,4 +151,7 @@ class SignResult:
             "field": self.field,
             "signer": cert.subject.rfc4514_string() if cert else None,
             "signer_serial": format(cert.serial_number, "x") if cert else None,
+            "skip_reason": self.skip_reason,
+            "source": str(self.source) if self.source else None,
+            "note": self.note,
         }

@@ -10,12 +10,18 @@ import json
 import shutil
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from certs_test.softhsm import SoftHSM
+from tests.support.modules import (
+    module_missing_a_dependency,
+    register_with_p11kit,
+    thirty_two_bit_module,
+)
 from tests.support.paths import PKI, ROOT
 from tests.support.tokens import ALWAYS_AUTH, ANH, TOKENS, TWIN_LABEL, VIETTEL
 from tests.support.tools import SPY
@@ -234,3 +240,75 @@ def test_console_script_installed() -> None:
                           check=False)
     assert done.returncode == 0
     assert done.stdout.strip() == "signsvc, version 0.1.0"
+
+
+# -- labels as people type them; modules that do not load ------------------------------
+
+
+def test_a_label_typed_in_decomposed_unicode_finds_the_token(hsm: SoftHSM) -> None:
+    typed = unicodedata.normalize("NFD", ANH)
+    assert typed != ANH
+    report = tokens_json(hsm, "--token", typed)
+    assert [t["label"] for t in report["modules"][0]["tokens"]] == [ANH]
+    done = run(hsm, "tokens", "--module", str(hsm.module), "--token", typed, "--cert-id",
+               "01", "--pin-env", "PIN", "--test-sign", extra_env={"PIN": "123456"})
+    assert done.returncode == 0, done.stderr
+    assert f"on token {ANH!r}: OK" in done.stdout
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_an_unknown_label_exits_3_listing_the_labels_present(hsm: SoftHSM,
+                                                             as_json: bool) -> None:
+    done = run(hsm, "tokens", "--module", str(hsm.module), "--token", "Không có",
+               *(["--json"] if as_json else []))
+    assert done.returncode == 3, done.stdout
+    assert done.stdout == ""
+    assert done.stderr.startswith("signsvc: error: no token with label 'Không có'")
+    for label in (ANH, VIETTEL, ALWAYS_AUTH):
+        assert repr(label) in done.stderr
+    assert "(no token present)" not in done.stdout + done.stderr
+
+
+def test_a_driver_found_but_not_loadable_is_listed_with_the_reason_and_a_hint(
+        hsm: SoftHSM, tmp_path: Path) -> None:
+    """Found on its own (Viettel's ~/.uid/ folder, and a vendor's p11-kit registration):
+    listed with why it cannot load and what to do, and the tokens of the modules that
+    do load are still listed (exit 0: the user named neither)."""
+    home = tmp_path / "home"
+    (home / ".uid").mkdir(parents=True)
+    viettel = thirty_two_bit_module(home / ".uid" / "viettel-ca_v6.so")
+    safenet, missing = module_missing_a_dependency(tmp_path / "libeTPkcs11.so")
+    register_with_p11kit(home / ".config", "safenet", safenet)
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    done = run(hsm, "tokens", "--json", extra_env=env)
+    assert done.returncode == 0, done.stderr
+    modules = {Path(m["path"]): m for m in json.loads(done.stdout)["modules"]}
+    assert modules[viettel]["source"] == "vendor"
+    assert modules[viettel]["vendor"] == "Viettel-CA"
+    assert "built for another kind of computer (a 32-bit x86 library" in \
+        modules[viettel]["error"]
+    assert "64-bit driver" in modules[viettel]["hint"]
+    assert modules[safenet]["source"] == "p11-kit"
+    assert f"a library it needs is not installed ({missing}" in modules[safenet]["error"]
+    assert modules[safenet]["hint"].startswith(f"Install the package that has {missing}") or \
+        "apt-file search" in modules[safenet]["hint"]
+    assert any(ANH in [t["label"] for t in m["tokens"]] for m in modules.values())
+    table = run(hsm, "tokens", extra_env=env)
+    assert f"Module {viettel}  [Viettel-CA; vendor]" in table.stdout
+    assert "  hint: Install the token driver built for this computer" in table.stdout
+    # Selecting a token that is not there names the modules that could not be loaded.
+    missing_token = run(hsm, "tokens", "--token", "Không có", extra_env=env)
+    assert missing_token.returncode == 3
+    assert "Modules found but not loadable: " in missing_token.stderr
+    assert f"{viettel}: built for another kind of computer" in missing_token.stderr
+
+
+def test_a_named_module_that_does_not_load_prints_the_hint(hsm: SoftHSM,
+                                                           tmp_path: Path) -> None:
+    path = thirty_two_bit_module(tmp_path / "fptca_v4.so")
+    done = run(hsm, "tokens", "--module", str(path), "--token", ANH, "--test-sign",
+               "--pin-env", "PIN", extra_env={"PIN": "123456"})
+    assert done.returncode == 3
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(f"signsvc: error: cannot load PKCS#11 module {path}")
+    assert lines[1].startswith("signsvc: hint: Install the token driver built for this")

@@ -316,3 +316,58 @@ def test_system_registry_skips_p11kit_trust(tmp_path: Path) -> None:
     assert "p11-kit-trust.so" not in {c.path.name for c in found}
     # The trust module exists on disk: it is skipped, not merely missing.
     assert (P11KIT_MODULE_DIR / "p11-kit-trust.so").is_file()
+
+
+# -- the vendor table: the tokens officials really have --------------------------------
+
+# Names DOMAIN.md records from public integration code of Vietnamese signing tools.
+SEEN_IN_INTEGRATION_CODE = {
+    "win32": ["viettel-ca_v1.dll", "viettel-ca_v2_s.x64.dll", "viettel-ca.dll",
+              "vnptcav2_p11_v8.dll", "vnpt-ca_cl_v1.dll", "VNPT-CA_v34.dll",
+              "VNPTCACardv8csp11.dll", "vdctdcsp11.dll", "wdpkcs.dll", "BkavCAv2S.dll",
+              "st3csp11.dll", "fpt-ca_v5.dll", "fpt-ca.dll", "fpt-ca-stx.dll",
+              "CA2_csp11.dll", "CA2_v34.dll", "newca_v4.dll", "Safe-ca_v2.dll",
+              "efy-ca_v1.dll", "vina-ca_v3.dll", "misaca_csp11_v2.dll", "ncca_csp11_v1.dll",
+              "nca_v6.dll", "fca_v1.dll", "ShuttleCsp11_3003.dll", "ngp11v211.dll",
+              "gclib.dll", "psapkcs.dll"],
+    "linux": ["libviettel-ca_v2.so", "libvsignspkcs11.so", "~/.uid/viettel-ca_v6.so",
+              "libshuttle_p11v220.so.1.0.0",
+              "/opt/SecurityData_Linux/redist/x86_64/libshuttle_p11v220.so.1.0.0"],
+    "darwin": ["viettel-ca_v4.dylib", "viettel-ca_v5.dylib", "nca_v6.dylib"],
+}
+
+
+@pytest.mark.parametrize("platform", sorted(SEEN_IN_INTEGRATION_CODE))
+def test_the_vendor_table_has_the_names_seen_in_vietnamese_integration_code(
+        platform: str) -> None:
+    profiles = vendor_profiles(platform)
+    listed = {f: p for p in profiles for f in p.files}
+    for name in SEEN_IN_INTEGRATION_CODE[platform]:
+        assert name in listed, name
+        source = listed[name].source_of(name)
+        assert source is not None and "public integration code" in source, (name, source)
+    # The vendors' own names keep their own source.
+    viettel = next(p for p in profiles if p.name == "viettel-ca")
+    own = {"win32": "viettel-ca_v6.dll", "linux": "/usr/lib/viettel-ca_v6.so",
+           "darwin": "viettel-ca_v6.dylib"}[platform]
+    assert "the table" in (viettel.source_of(own) or "")
+
+
+def test_every_vendor_name_has_a_source_and_appears_once() -> None:
+    for platform in ("linux", "win32", "darwin"):
+        names = [f for p in vendor_profiles(platform) for f in p.files]
+        assert len(names) == len(set(names)), platform
+        for profile in vendor_profiles(platform):
+            assert len(profile.sources) == len(profile.files)
+            assert all(s.startswith("../shared/DOMAIN.md") for s in profile.sources), profile
+
+
+def test_a_vendor_module_under_the_home_folder_is_found(tmp_path: Path) -> None:
+    """Viettel's local service installs ~/.uid/viettel-ca_v6.so; discovery probes it."""
+    module = tmp_path / ".uid" / "viettel-ca_v6.so"
+    module.parent.mkdir()
+    module.write_bytes(b"\x7fELF")
+    found = discover_modules(environ={"HOME": str(tmp_path)},
+                             config_file=tmp_path / "absent.toml", registry_dirs=[],
+                             platform="linux")
+    assert ModuleCandidate(module, "vendor", "Viettel-CA") in found

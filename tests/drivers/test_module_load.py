@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes.util
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pkcs11.exceptions
@@ -23,6 +24,7 @@ from drivers import (
     TokenNotFoundError,
     load_module,
 )
+from tests.support.modules import module_missing_a_dependency, thirty_two_bit_module
 from tests.support.tokens import ANH, ORG, TOKENS, TWIN_LABEL, VIETTEL
 
 
@@ -108,7 +110,41 @@ def test_library_for_another_architecture(tmp_path: Path) -> None:
     path = tmp_path / "libarm-token.so"
     path.write_bytes(bytes(data))
     exc = _load_error(path)
-    assert exc.reason is ModuleLoadReason.NOT_A_LIBRARY, str(exc)
+    assert exc.reason is ModuleLoadReason.WRONG_ARCHITECTURE, str(exc)
+    assert exc.detail == "a 64-bit ARM64 library; this program is 64-bit x86-64"
+
+
+def test_a_32_bit_driver_is_named_as_such_with_a_hint(tmp_path: Path) -> None:
+    """FPT-CA's Debian package may hold a 32-bit ELF: a 64-bit Python cannot load it."""
+    path = thirty_two_bit_module(tmp_path / "fptca_v4.so")
+    exc = _load_error(path)
+    assert exc.reason is ModuleLoadReason.WRONG_ARCHITECTURE
+    assert exc.detail == "a 32-bit x86 library; this program is 64-bit x86-64"
+    assert "64-bit driver" in exc.hint and exc.hint.endswith(".")
+    assert str(exc) == (f"cannot load PKCS#11 module {path}: built for another kind of "
+                        "computer (a 32-bit x86 library; this program is 64-bit x86-64)")
+    # dlopen's own words are kept as the cause.
+    assert "ELFCLASS32" in str(exc.__cause__) or "wrong ELF class" in str(exc.__cause__)
+
+
+def test_a_driver_whose_library_is_missing_names_it_and_the_package(tmp_path: Path) -> None:
+    path, missing = module_missing_a_dependency(tmp_path / "libeTPkcs11.so")
+    exc = _load_error(path)
+    assert exc.reason is ModuleLoadReason.MISSING_DEPENDENCY
+    assert exc.missing == missing
+    assert f"{missing}: cannot open shared object file" in exc.detail
+    if missing == "libcrypto.so.1.1":  # built with gcc
+        assert "libssl1.1" in exc.hint and "older" in exc.hint
+    else:
+        assert "apt-file search" in exc.hint
+
+
+def test_a_windows_dll_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "libviettel-ca_v2.so"
+    path.write_bytes(b"MZ\x90\x00" + bytes(200))  # the DOS header every PE file has
+    exc = _load_error(path)
+    assert exc.reason is ModuleLoadReason.WRONG_ARCHITECTURE
+    assert exc.detail.startswith("a Windows DLL; this program is 64-bit x86-64 on Linux")
 
 
 def test_module_with_missing_dependency(tmp_path: Path) -> None:
@@ -209,6 +245,23 @@ def test_find_token_not_found_lists_present_labels(softhsm: Pkcs11Module) -> Non
     assert set(TOKENS) <= set(exc.available)
     assert exc.available.count(TWIN_LABEL) == 2
     assert ANH in str(exc)
+
+
+def test_find_token_by_a_label_typed_in_decomposed_unicode(softhsm: Pkcs11Module) -> None:
+    """"Ánh" as A + U+0301 (how macOS and some Vietnamese input methods send it) is
+    the precomposed label the token carries."""
+    typed = unicodedata.normalize("NFD", ANH)
+    assert typed != ANH and len(typed) > len(ANH)
+    assert softhsm.find_token(label=typed).label == ANH
+    assert softhsm.find_token(label=unicodedata.normalize("NFD", VIETTEL)).label == VIETTEL
+
+
+def test_a_label_differing_only_in_case_is_pointed_out(softhsm: Pkcs11Module) -> None:
+    with pytest.raises(TokenNotFoundError) as info:
+        softhsm.find_token(label=VIETTEL.lower() + " ")
+    assert info.value.label == VIETTEL.lower() + " "
+    assert f"{VIETTEL!r} differs from the label given only in letter case or spaces" in str(
+        info.value)
 
 
 def test_find_token_by_serial(softhsm: Pkcs11Module) -> None:

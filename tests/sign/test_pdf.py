@@ -131,7 +131,11 @@ def test_b_t_with_tsa_basic_auth(doc: Path, tmp_path: Path,
     key = p12("official-rsa2048")
     url = tsa_auth_services.tsa_url
     denied = signsvc.sign_batch([doc], tmp_path / "a", key, level="B-T", tsa_url=url)
-    assert denied[0].status == "failed" and denied[0].error_type == "SigningError"
+    assert denied[0].status == "failed" and denied[0].error_type == "TimestampError"
+    assert isinstance(denied[0].exception, signsvc.SigningError)
+    assert (f"the time-stamping authority {url} failed: it answered HTTP 401 Unauthorized "
+            "(it needs a user and password: --tsa-user, --tsa-password-env)") in (
+        denied[0].error or "")
     auth = tsa_auth_services.tsa_auth
     assert auth is not None
     ok = signsvc.sign_batch([doc], tmp_path / "b", key, level="B-T", tsa_url=url,
@@ -183,7 +187,9 @@ def test_tsa_down_fails_the_document_not_the_batch(tmp_path: Path,
         results = signsvc.sign_batch(docs, tmp_path / "out", p12("official-rsa2048"),
                                      level="B-T", tsa_url=services.tsa_url)
     assert [r.status for r in results] == ["failed", "failed"]
-    assert all(r.error_type == "SigningError" for r in results)
+    assert all(r.error_type == "TimestampError" for r in results)
+    assert all(f"the time-stamping authority {services.tsa_url} failed: it answered HTTP "
+               "500 Internal Server Error" in (r.error or "") for r in results)
     assert not (tmp_path / "out" / "0.pdf").exists()
 
 

@@ -176,3 +176,63 @@ def test_recovery_needs_a_way_to_log_in_again(tmp_path: Path, hsm_key: TokenKey)
         signsvc.sign_batch(docs, tmp_path / "out", hsm_key, token_timeout=5)
 
 
+
+
+def test_the_login_after_a_reinsertion_is_journaled(tmp_path: Path, hsm_key: TokenKey,
+                                                    pin: str) -> None:
+    """Each PIN given is a row of the journal's logins: here the one asked again after
+    the sessions died (the first login was the caller's, before the batch)."""
+    from signsvc.sign.journal import AuditJournal
+
+    docs = documents(tmp_path / "in", 4)
+    seen: list[signsvc.SignResult] = []
+
+    def progress(result: signsvc.SignResult) -> None:
+        seen.append(result)
+        if len(seen) == 1:
+            close_all_sessions(hsm_key)
+
+    with AuditJournal.open(tmp_path / "j.sqlite3") as journal:
+        results = signsvc.sign_batch(docs, tmp_path / "out", hsm_key, progress=progress,
+                                     token_timeout=30, pin=PinCounter(pin), journal=journal)
+        logins = journal.logins()
+        batches = {e.batch for e in journal.entries()}
+    assert {r.status for r in results} == {"signed"}
+    assert [(e.result, e.token, e.serial) for e in logins] == [
+        ("accepted", ANH, hsm_key.session.info.serial)]
+    assert logins[0].batch in batches
+
+
+def test_the_certificate_is_checked_before_the_pin_is_asked(hsm: SoftHSM) -> None:
+    """open_token_key(check=...) reads the certificate from the token's public objects
+    and calls the check before asking for the PIN: a refusal spends no PIN."""
+    asked: list[str] = []
+    checked: list[tuple[str, list[str]]] = []
+
+    def check(certificate: Any, others: Any) -> None:
+        checked.append((certificate.subject.rfc4514_string(),
+                        [c.subject.rfc4514_string() for c in others]))
+        raise signsvc.SignsvcError("refused")
+
+    def pin(info: Any) -> str:
+        asked.append(info.label)
+        return "123456"
+
+    with pytest.raises(signsvc.SignsvcError, match="refused"), \
+            signsvc.tokens.open_token_key([hsm.module], label=ANH, cert_id=b"\x01", pin=pin,
+                                          check=check):
+        pass
+    assert asked == []
+    assert checked and checked[0][0].startswith("CN=Nguyễn Thị Lấp Lánh Ánh,")
+    assert any("CA phục vụ các cơ quan Nhà nước G2" in s for s in checked[0][1])
+
+
+def test_several_key_pairs_without_a_cert_id_are_refused_before_the_pin(hsm: SoftHSM) -> None:
+    asked: list[str] = []
+    with pytest.raises(signsvc.tokens.drivers.AmbiguousSelectionError) as caught, \
+            signsvc.tokens.open_token_key([hsm.module], label=ANH,
+                                          pin=lambda info: asked.append(info.label) or "1",
+                                          check=lambda c, o: None):
+        pass
+    assert asked == []
+    assert "CKA_ID 01" in str(caught.value) and "CKA_ID 02" in str(caught.value)
