@@ -162,12 +162,7 @@ def atomic_open(path: Path, *, overwrite: bool = False,
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(temporary, path)
-        else:
-            # link(2) refuses an existing target: no check-then-write race.
-            os.link(temporary, path)
-            os.unlink(temporary)
+        place(Path(temporary), path, overwrite=overwrite, durable=False)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)

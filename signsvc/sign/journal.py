@@ -383,13 +383,7 @@ class AuditJournal:
 
     def logins(self, *, since: datetime | None = None) -> list[LoginEntry]:
         """Logins at or after ``since`` (aware), oldest first."""
-        query = "SELECT * FROM logins"
-        args: tuple[str, ...] = ()
-        if since is not None:
-            if since.tzinfo is None:
-                raise ValueError("since must be an aware datetime")
-            query += " WHERE time_utc >= ?"
-            args = (since.astimezone(UTC).isoformat(timespec="milliseconds"),)
+        query, args = _since("SELECT * FROM logins", since)
         return [LoginEntry(id=r[0], time=datetime.fromisoformat(r[1]), result=r[2],
                            token=r[3], serial=r[4], module=r[5], error=r[6], batch=r[7])
                 for r in self._db.execute(query + " ORDER BY id", args).fetchall()]
@@ -404,13 +398,7 @@ class AuditJournal:
 
     def entries(self, *, since: datetime | None = None) -> list[AuditEntry]:
         """Attempts at or after ``since`` (aware), oldest first."""
-        query = "SELECT * FROM attempts"
-        args: tuple[str, ...] = ()
-        if since is not None:
-            if since.tzinfo is None:
-                raise ValueError("since must be an aware datetime")
-            query += " WHERE time_utc >= ?"
-            args = (since.astimezone(UTC).isoformat(timespec="milliseconds"),)
+        query, args = _since("SELECT * FROM attempts", since)
         rows = self._db.execute(query + " ORDER BY id", args).fetchall()
         return [_entry(row) for row in rows]
 
@@ -482,3 +470,13 @@ def iter_logins(path: str | os.PathLike[str], since: datetime | None = None
         return
     with AuditJournal(path) as journal:
         yield from journal.logins(since=since)
+
+
+def _since(query: str, since: datetime | None) -> tuple[str, tuple[str, ...]]:
+    """``query`` limited to rows at or after ``since`` (aware), with its arguments."""
+    if since is None:
+        return query, ()
+    if since.tzinfo is None:
+        raise ValueError("since must be an aware datetime")
+    return (query + " WHERE time_utc >= ?",
+            (since.astimezone(UTC).isoformat(timespec="milliseconds"),))
