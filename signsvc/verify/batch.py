@@ -184,11 +184,7 @@ def verify_iter(
     verify_one: VerifyOne = functools.partial(
         verify_pdf, trust=trust, at=at, policy=policy, online=online, cache=cache,
         # verify_pdf checks the value (ValidationSetupError); here it is only passed on.
-        revocation=revocation,
-        # The document's own budget is the batch's timeout, so a slow document comes
-        # back as a result from its worker; the watchdog stays for what the budget
-        # cannot stop (native code).
-        time_limit=timeout)
+        revocation=revocation)
     params = params_key(trust, at=at, policy=policy, revocation=revocation, online=online)
     return _run(paths, verify_one, jobs=jobs, executor=executor, timeout=timeout,
                 memory_limit=memory_limit, resume=resume, store=store, params=params,
