@@ -114,7 +114,11 @@ def test_fuzz_the_signing_path(tmp_path: Path, key: Pkcs12Key, seed_docs: dict[s
     results = signsvc.sign_batch([*inputs, good], tmp_path / "out", key, jobs=jobs,
                                  executor=executor)  # type: ignore[arg-type]
     outcome = _check(results, [*inputs, good])
-    assert results[-1].input == good and results[-1].status == "signed"
+    # The document after every mutant is still signed (the batch went on). With two
+    # workers, results come back in completion order, so it is looked up, not indexed.
+    assert {r.input: r for r in results}[good].status == "signed"
+    if jobs == 1:
+        assert results[-1].input == good
     # Both outcomes occur: the mutants are neither all harmless nor all fatal.
     assert outcome["signed"] >= count // 5 and outcome["BadInputError"] >= count // 5, outcome
     # An independent reader finds each signed output's new signature intact.
