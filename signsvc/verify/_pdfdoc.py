@@ -110,14 +110,27 @@ def _revision_ends(pdf: ScannedPdf) -> list[int]:
         if not count % 1024:
             pdf.budget.check()
         found.setdefault(int(m.group(1)), []).append((m.start(), m.end()))
-    ends: list[int] = []
-    for rev in pdf.revisions:
+    revs = pdf.revisions
+    ends: list[int | None] = []
+    for idx, rev in enumerate(revs):
+        start = rev.xref_offset
+        if idx and revs[idx - 1].xref_offset > start:
+            # A linearized file (ISO 32000-1 Annex F): the first-page section near the
+            # start of the file is newer in the /Prev chain than the main section at
+            # the end, and the original revision ends after both.
+            start = revs[idx - 1].xref_offset
         tails = found.get(rev.xref_offset, [])
-        k = bisect.bisect_left(tails, (rev.xref_offset, -1))
-        if k == len(tails):
+        k = bisect.bisect_left(tails, (start, -1))
+        if k < len(tails):
+            ends.append(tails[k][1])
+        elif idx + 1 < len(revs) and revs[idx + 1].xref_offset < rev.xref_offset:
+            ends.append(None)  # a linearized file's main section: ends with the next one
+        else:
             raise PdfSyntaxError(f"no startxref/%%EOF for the section at {rev.xref_offset}")
-        ends.append(tails[k][1])
-    return ends
+    for idx in range(len(ends) - 2, -1, -1):
+        if ends[idx] is None:
+            ends[idx] = ends[idx + 1]
+    return [end for end in ends if end is not None]
 
 
 def _dss_fast(pdf: ScannedPdf, view: DocView) -> None:
