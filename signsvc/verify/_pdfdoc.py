@@ -111,8 +111,9 @@ def _revision_ends(pdf: ScannedPdf) -> list[int]:
             pdf.budget.check()
         found.setdefault(int(m.group(1)), []).append((m.start(), m.end()))
     revs = pdf.revisions
-    ends: list[int | None] = []
-    for idx, rev in enumerate(revs):
+    ends = [0] * len(revs)
+    for idx in range(len(revs) - 1, -1, -1):  # newest first: a main section takes the next end
+        rev = revs[idx]
         start = rev.xref_offset
         if idx and revs[idx - 1].xref_offset > start:
             # A linearized file (ISO 32000-1 Annex F): the first-page section near the
@@ -122,15 +123,12 @@ def _revision_ends(pdf: ScannedPdf) -> list[int]:
         tails = found.get(rev.xref_offset, [])
         k = bisect.bisect_left(tails, (start, -1))
         if k < len(tails):
-            ends.append(tails[k][1])
+            ends[idx] = tails[k][1]
         elif idx + 1 < len(revs) and revs[idx + 1].xref_offset < rev.xref_offset:
-            ends.append(None)  # a linearized file's main section: ends with the next one
+            ends[idx] = ends[idx + 1]  # a linearized file's main section
         else:
             raise PdfSyntaxError(f"no startxref/%%EOF for the section at {rev.xref_offset}")
-    for idx in range(len(ends) - 2, -1, -1):
-        if ends[idx] is None:
-            ends[idx] = ends[idx + 1]
-    return [end for end in ends if end is not None]
+    return ends
 
 
 def _dss_fast(pdf: ScannedPdf, view: DocView) -> None:
