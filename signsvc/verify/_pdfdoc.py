@@ -5,8 +5,10 @@ falls back to pyHanko's reader for what it does not handle (hybrid cross-referen
 unusual filters). Either way the result is a :class:`DocView`: the signatures as
 stored, the DSS validation data, the revision boundaries.
 
-Modifications after a signature are judged by pyHanko's difference analysis
-(:func:`modifications`), plus one check of our own that pyHanko does not make: every
+Modifications after a signature are judged by the strict reader's difference analysis
+(:func:`modifications`: :mod:`signsvc.verify._revdiff`, :mod:`signsvc.verify._revrules`),
+or pyHanko's for a file only pyHanko's reader reads, plus one check that pyHanko does
+not make: every
 object appended after a signature must be referenced by a cross-reference section
 (:func:`unreferenced_objects`), because repairing viewers display objects that a
 strict reader never looks at (the incremental saving attack without a new xref,
@@ -84,6 +86,8 @@ class DocView:
     budget: Budget = field(default_factory=Budget)
     """The document's time and size budget (what read it, and what analyses it)."""
     _reader: Any = None
+    _changes: Any = None
+    """The strict reader's difference analysis, made once (see :func:`modifications`)."""
 
     def pyhanko_reader(self) -> Any:
         """pyHanko's reader over the same bytes, opened once per document."""
@@ -388,12 +392,60 @@ _LEVEL_WORDS = {
 
 
 def modifications(view: DocView, entry: SigEntry) -> Modification:
-    """pyHanko's difference analysis of everything after ``entry``'s revision.
+    """Classify everything after ``entry``'s revision.
+
+    The strict reader's own analysis (:mod:`signsvc.verify._revdiff`) judges each
+    update once, for every signature; a file it cannot read that way goes to pyHanko's
+    (:func:`pyhanko_modifications`). Anything not explained by a rule, or any failure
+    of the analysis itself, is DISALLOWED: a verifier that fails open is how shadow
+    attacks worked (Mainka et al., NDSS 2021).
+    """
+    pdf = view.scanned
+    if pdf is None or view.revision_ends is None:
+        return pyhanko_modifications(view, entry)
+    from signsvc.verify import _revdiff, _revrules, _revviews
+
+    view.budget.stage = f"analysing the changes made after the signature {entry.name!r}"
+    try:
+        if view._changes is None:
+            revs = _revviews.views(pdf, view.revision_ends)
+            fields = {f.name: f for f in pdf.signature_fields()}
+            view._changes = (revs, _revdiff.transitions(revs), fields)
+        revs, changes, fields = view._changes
+    except PdfLimitError:
+        raise
+    except (PdfSyntaxError, IndexError, ValueError, TypeError, RecursionError) as exc:
+        found = pyhanko_modifications(view, entry)
+        return Modification(found.level, (
+            *found.details, f"read by pyHanko's analysis (the strict reader: {exc})"))
+    ends = sorted(set(view.revision_ends))
+    br = entry.byte_range
+    end = br[2] + br[3]
+    if end not in ends:
+        return Modification(ModificationLevel.DISALLOWED, (
+            "the signature does not end where a revision ends",))
+    index = ends.index(end)
+    sig_field = fields.get(entry.name)
+    docmdp, locks = _revrules.permissions(
+        revs[-1], entry.name, sig_field.field_ref if sig_field else None,
+        sig_field.sig if sig_field else None)
+    after = changes[index:]
+    if not after:
+        return Modification(ModificationLevel.NONE)
+    allowed, details = _revrules.judge(after, docmdp, locks)
+    if not details:
+        details = ["updates that rewrite objects without changing them"]
+    return Modification(ModificationLevel.ALLOWED if allowed else ModificationLevel.DISALLOWED,
+                        tuple(details))
+
+
+def pyhanko_modifications(view: DocView, entry: SigEntry) -> Modification:
+    """pyHanko's difference analysis of everything after ``entry``'s revision, for
+    files the strict reader cannot read.
 
     Allowed: what ISO 32000-2 §12.8.2.2 (DocMDP) and §12.8.2.4 (FieldMDP) permit for
     this signature, as pyHanko's default policy reads them; anything it cannot
-    classify, or any failure of the analysis itself, is DISALLOWED: a verifier that
-    fails open is how shadow attacks worked (Mainka et al., NDSS 2021).
+    classify, or any failure of the analysis itself, is DISALLOWED.
     """
     from pyhanko.sign.diff_analysis import (
         DEFAULT_DIFF_POLICY,
