@@ -32,22 +32,27 @@ if __name__ == "__main__":  # python cli.py from a checkout
 import click
 
 from cli_chain import chain, trust
-from cli_common import run, verbose_option
+from cli_common import Group, Option, option, run, verbose_option
 from cli_sign import audit, sign
 from cli_tokens import tokens
 from cli_verify import verify
+from signsvc._i18n import N_
 from signsvc._version import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="signsvc")
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]},
+             help=N_("Sign and verify documents with USB tokens (Vietnamese government "
+                     "signing).\n\nExit codes: 0 success, 1 a check failed, 2 usage or "
+                     "bad input, 3 token or module error, 70 a bug in signsvc, 130 "
+                     "interrupted."))
+@click.version_option(__version__, prog_name="signsvc", cls=Option)
+@option("--lang", type=click.Choice(["vi", "en"]), envvar="SIGNSVC_LANG",
+        expose_value=False, is_eager=True,
+        help=N_("Language of messages and help: vi (Tiếng Việt) or en. Default: "
+                "$SIGNSVC_LANG, else vi when the locale is Vietnamese (LANG=vi_VN...)."))
 @verbose_option
 def cli() -> None:
-    """Sign and verify documents with USB tokens (Vietnamese government signing).
-
-    Exit codes: 0 success, 1 a check failed, 2 usage or bad input, 3 token or module
-    error, 70 a bug in signsvc, 130 interrupted.
-    """
+    """The ``signsvc`` group; its help (above) is translated when shown."""
 
 
 for _command in (tokens, sign, audit, chain, trust, verify):

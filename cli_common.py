@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from signsvc._i18n import N_, _, ngettext, os_reason, set_language
 from signsvc._time import as_local_input
 
 if TYPE_CHECKING:
@@ -36,13 +37,18 @@ if TYPE_CHECKING:
     from drivers import TokenInfo
 
 __all__ = [
+    "Command",
     "ExitCode",
+    "Group",
     "LocalTime",
+    "Option",
     "at_option",
+    "command",
     "exit_code_for",
     "jobs_option",
     "json_option",
     "online_option",
+    "option",
     "pin_options",
     "pin_source",
     "policy_options",
@@ -54,6 +60,105 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+# click says its own words ("Usage:", "Error:", "Missing argument ...") through
+# ``gettext.gettext``, which takes the language from the environment only; bound here
+# to signsvc's catalog (which holds click's msgids too), ``--lang`` applies to them.
+for _name in ("core", "decorators", "exceptions", "formatting", "parser", "termui",
+              "types", "utils", "_termui_impl", "shell_completion"):
+    _module = sys.modules.get(f"click.{_name}")
+    if _module is not None:
+        if hasattr(_module, "_"):
+            _module._ = _  # type: ignore[attr-defined]
+        if hasattr(_module, "ngettext"):
+            _module.ngettext = ngettext  # type: ignore[attr-defined]
+
+
+class Option(click.Option):
+    """A click option whose help (an English msgid, :func:`N_`) is translated when
+    shown: the language is known only once the command line is read, after the
+    commands were defined."""
+
+    @property
+    def help(self) -> str | None:
+        return _(self._msgid) if self._msgid else self._msgid
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._msgid = value
+
+
+class Command(click.Command):
+    """A click command whose help and short help are translated when shown."""
+
+    @property
+    def help(self) -> str | None:
+        return _(self._msgid) if self._msgid else self._msgid
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._msgid = value
+
+    @property
+    def short_help(self) -> str | None:
+        return _(self._short_msgid) if self._short_msgid else self._short_msgid
+
+    @short_help.setter
+    def short_help(self, value: str | None) -> None:
+        self._short_msgid = value
+
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        # click builds -h/--help once per command and caches it with its help text
+        # translated then: say it again in the language of this run.
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = _(_HELP_OPTION)
+        return option
+
+
+_HELP_OPTION = N_("Show this message and exit.")
+"""click's own words for -h/--help (its msgid, in our catalog)."""
+
+
+class Group(Command, click.Group):
+    """A click group of :class:`Command`; the root one chooses the language first."""
+
+    command_class = Command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            # Before anything is parsed: an eager --help would otherwise be shown
+            # before --lang is seen.
+            set_language(_language_in(args))
+        return super().parse_args(ctx, args)
+
+
+def _language_in(args: Sequence[str]) -> str | None:
+    """``--lang X`` from the group's arguments, else ``$SIGNSVC_LANG``; None (the
+    locale) when neither names a language signsvc speaks (click reports the value)."""
+    wanted = os.environ.get("SIGNSVC_LANG")
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(args):
+            wanted = args[i + 1]
+        elif arg.startswith("--lang="):
+            wanted = arg.partition("=")[2]
+    return wanted if wanted in ("vi", "en") else None
+
+
+def option(*param_decls: str, **attrs: Any) -> Callable[[F], F]:
+    """``click.option`` with a translated help (:class:`Option`)."""
+    attrs.setdefault("cls", Option)
+    return click.option(*param_decls, **attrs)
+
+
+def command(*args: Any, **attrs: Any) -> Callable[[Callable[..., Any]], Command]:
+    """``click.command`` with a translated help (:class:`Command`)."""
+    attrs.setdefault("cls", Command)
+    return click.command(*args, **attrs)  # type: ignore[no-any-return]
 
 
 class ExitCode(IntEnum):
@@ -85,9 +190,9 @@ def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> Non
 def verbose_option(function: F) -> F:
     """``-v/--verbose``: tracebacks on errors. Given to the group and to every
     command, so ``signsvc -v sign ...`` and ``signsvc sign ... -v`` both work."""
-    return click.option("-v", "--verbose", is_flag=True, expose_value=False,
-                        is_eager=True, callback=_set_verbose,
-                        help="Show tracebacks on errors.")(function)
+    return option("-v", "--verbose", is_flag=True, expose_value=False,
+                  is_eager=True, callback=_set_verbose,
+                  help=N_("Show tracebacks on errors."))(function)
 
 
 if TYPE_CHECKING:  # click 8.5 made ParamType generic; older clicks cannot subscript it
@@ -96,10 +201,33 @@ else:
     _TimeParam = click.ParamType
 
 
+_DAY_FIRST = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+"""How dates are written in Vietnam (TCVN 7217 / everyday use): day first."""
+
+
+def parse_local_time(text: str) -> datetime:
+    """An ISO 8601 date or time, or ``dd/mm/yyyy [HH:MM[:SS]]``; without a zone it
+    means Vietnam time.
+
+    Raises:
+        ValueError: neither form.
+    """
+    text = text.strip()
+    if "/" in text:
+        for layout in _DAY_FIRST:
+            try:
+                return as_local_input(datetime.strptime(text, layout))
+            except ValueError:
+                continue
+        raise ValueError(text)
+    return as_local_input(datetime.fromisoformat(text))
+
+
 class LocalTime(_TimeParam):
-    """An ISO 8601 date or time; without a zone it means Vietnam time (+07:00), what an
-    admin or official here types. Dates a computer cannot represent in UTC (year 1,
-    year 9999 near midnight) are refused as bad values, not crashes."""
+    """An ISO 8601 date or time, or ``dd/mm/yyyy`` and ``dd/mm/yyyy HH:MM`` as people
+    here write them; without a zone it means Vietnam time (+07:00), what an admin or
+    official here types. Dates a computer cannot represent in UTC (year 1, year 9999
+    near midnight) are refused as bad values, not crashes."""
 
     name = "ISO-TIME"
 
@@ -108,21 +236,22 @@ class LocalTime(_TimeParam):
         if isinstance(value, datetime):
             return value
         try:
-            moment = as_local_input(datetime.fromisoformat(str(value)))
+            moment = parse_local_time(str(value))
             moment.astimezone(UTC)  # OverflowError at the edges of the calendar
         except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 date or time", param, ctx)
+            self.fail(_("{value!r} is not an ISO 8601 date or time, nor dd/mm/yyyy "
+                        "[HH:MM]").format(value=value), param, ctx)
         except OverflowError:
-            self.fail(f"{value!r} is outside the range of dates signsvc can compare",
-                      param, ctx)
+            self.fail(_("{value!r} is outside the range of dates signsvc can "
+                        "compare").format(value=value), param, ctx)
         return moment
 
 
 def at_option(function: F) -> F:
     """``--at ISO``: the validation time (default now)."""
-    return click.option("--at", "at", type=LocalTime(),
-                        help="Validation time, ISO 8601 (Vietnam time unless a zone is "
-                             "given). Default: now.")(function)
+    return option("--at", "at", type=LocalTime(),
+                  help=N_("Validation time: ISO 8601 or dd/mm/yyyy [HH:MM] (Vietnam "
+                          "time unless a zone is given). Default: now."))(function)
 
 
 TRUST_PROFILES = ("vn",)
@@ -148,75 +277,77 @@ def _add_profiles(ctx: click.Context, param: click.Parameter,
     return (*value, *(trust_profile_file(name) for name in profiles))
 
 
-def trust_option(help: str = "Trust anchors: files or folders (repeatable). Default: the "
-                             "user trust folder ('signsvc trust list').") -> Callable[[F], F]:
+def trust_option(help: str = N_("Trust anchors: files or folders (repeatable). Default: "
+                                "the user trust folder ('signsvc trust list').")
+                 ) -> Callable[[F], F]:
     """``--trust F|DIR``, repeatable: certificate files and folders of them; and
     ``--trust-profile vn``: the roots signsvc ships (``signsvc trust list --profile vn``),
     added to them. The command receives both as ``trust_paths``."""
 
     def decorate(function: F) -> F:
-        function = click.option(
+        function = option(
             "--trust-profile", "trust_profiles", multiple=True, is_eager=True,
             expose_value=False, callback=_remember_profiles,
             type=click.Choice(TRUST_PROFILES),
-            help="Trust a profile signsvc ships, with any --trust files (like --trust, "
-                 "it replaces the user trust folder): vn = the Vietnamese roots (NEAC, "
-                 "Ban Cơ yếu Chính phủ), listed by 'signsvc trust list --profile vn'.")(function)
-        return click.option("--trust", "trust_paths", multiple=True, callback=_add_profiles,
-                            type=click.Path(exists=True, path_type=Path), help=help)(function)
+            help=N_("Trust a profile signsvc ships, with any --trust files (like --trust, "
+                    "it replaces the user trust folder): vn = the Vietnamese roots (NEAC, "
+                    "Ban Cơ yếu Chính phủ), listed by 'signsvc trust list --profile vn'.")
+        )(function)
+        return option("--trust", "trust_paths", multiple=True, callback=_add_profiles,
+                      type=click.Path(exists=True, path_type=Path), help=help)(function)
 
     return decorate
 
 
 def json_option(help: str) -> Callable[[F], F]:
     """``--json``: machine-readable output (each command documents its schema)."""
-    return click.option("--json", "as_json", is_flag=True, help=help)
+    return option("--json", "as_json", is_flag=True, help=help)
 
 
 def jobs_option(help: str, *, default: int | None = None, maximum: int = 256
                 ) -> Callable[[F], F]:
     """``--jobs N``: documents handled in parallel."""
-    return click.option("--jobs", default=default, show_default=default is not None,
-                        type=click.IntRange(1, maximum), help=help)
+    return option("--jobs", default=default, show_default=default is not None,
+                  type=click.IntRange(1, maximum), help=help)
 
 
 def policy_options(function: F) -> F:
     """``--policy default|historical`` and ``--revocation hard-fail|soft-fail|off``:
     how strict a validation is, the same words for ``chain`` and ``verify``."""
-    function = click.option(
+    function = option(
         "--revocation", default="soft-fail", show_default=True,
         type=click.Choice(["hard-fail", "soft-fail", "off"]),
-        help="Missing revocation data: hard-fail refuses (INDETERMINATE), soft-fail "
-             "accepts with a note, off does not look.")(function)
-    return click.option(
+        help=N_("Missing revocation data: hard-fail refuses (INDETERMINATE), soft-fail "
+                "accepts with a note, off does not look."))(function)
+    return option(
         "--policy", default="default", show_default=True,
         type=click.Choice(["default", "historical"]),
-        help="historical accepts SHA-1 and small RSA keys (reported).")(function)
+        help=N_("historical accepts SHA-1 and small RSA keys (reported)."))(function)
 
 
 def online_option(function: F) -> F:
     """``--online``: fetch what is missing over HTTP (CRLs, OCSP responses, missing
     intermediates from caIssuers). ``--fetch``, its old name in ``signsvc chain``, is
     still accepted."""
-    function = click.option("--fetch", "fetch_alias", is_flag=True, hidden=True)(function)
-    return click.option("--online", is_flag=True,
-                        help="Fetch missing CRLs, OCSP responses and intermediates over "
-                             "HTTP.")(function)
+    function = option("--fetch", "fetch_alias", is_flag=True, hidden=True)(function)
+    return option("--online", is_flag=True,
+                  help=N_("Fetch missing CRLs, OCSP responses and intermediates over "
+                          "HTTP."))(function)
 
 
 def pin_options(function: F) -> F:
     """``--pin-env VAR`` and ``--pin-stdin``: where the PIN comes from when not from a
     hidden prompt (never from the command line: it would show in ``ps``)."""
-    function = click.option("--pin-stdin", is_flag=True,
-                            help="Read the PIN from the first line of stdin.")(function)
-    return click.option("--pin-env", metavar="VAR",
-                        help="Read the PIN (or PKCS#12 password) from this environment "
-                             "variable.")(function)
+    function = option("--pin-stdin", is_flag=True,
+                      help=N_("Read the PIN from the first line of stdin."))(function)
+    return option("--pin-env", metavar="VAR",
+                  help=N_("Read the PIN (or PKCS#12 password) from this environment "
+                          "variable."))(function)
 
 
 def check_pin_options(pin_env: str | None, pin_stdin: bool) -> None:
     if pin_env and pin_stdin:
-        raise click.UsageError("give at most one of --pin-env and --pin-stdin")
+        raise click.UsageError(_("give at most one of --pin-env and --pin-stdin"))
 
 
 def read_secret(pin_env: str | None, pin_stdin: bool, prompt: str) -> str:
@@ -227,16 +358,18 @@ def read_secret(pin_env: str | None, pin_stdin: bool, prompt: str) -> str:
     if pin_env:
         value = os.environ.get(pin_env)
         if not value:
-            raise PinSourceError(f"--pin-env {pin_env}: the variable is unset or empty")
+            raise PinSourceError(_("--pin-env {name}: the variable is unset or "
+                                   "empty").format(name=pin_env))
         return value
     if pin_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            raise PinSourceError("--pin-stdin: no PIN on standard input")
+            raise PinSourceError(_("--pin-stdin: no PIN on standard input"))
         return line
     if not sys.stdin.isatty():
-        raise PinSourceError(f"asking for the {prompt} needs a terminal and standard input "
-                             "is not one: use --pin-env VAR or --pin-stdin")
+        raise PinSourceError(_("asking for the {prompt} needs a terminal and standard "
+                               "input is not one: use --pin-env VAR or "
+                               "--pin-stdin").format(prompt=prompt))
     return str(click.prompt(prompt, hide_input=True, err=True, show_default=False))
 
 
@@ -248,10 +381,11 @@ def pin_source(pin_env: str | None, pin_stdin: bool) -> Callable[[TokenInfo], An
         from drivers import PROTECTED_AUTH
 
         if not (pin_env or pin_stdin) and info.flags.protected_auth_path:
-            click.echo(f"Enter the PIN on the reader's PIN pad for token {info.label!r}.",
-                       err=True)
+            click.echo(_("Enter the PIN on the reader's PIN pad for token "
+                         "{label!r}.").format(label=info.label), err=True)
             return PROTECTED_AUTH
-        return read_secret(pin_env, pin_stdin, f"PIN for token {info.label!r}")
+        return read_secret(pin_env, pin_stdin,
+                           _("PIN for token {label!r}").format(label=info.label))
 
     return source
 
@@ -262,7 +396,8 @@ def env_value(option: str, name: str | None) -> str | None:
         return None
     value = os.environ.get(name)
     if value is None:
-        raise click.BadParameter(f"the variable {name} is unset", param_hint=option)
+        raise click.BadParameter(_("the variable {name} is unset").format(name=name),
+                                 param_hint=option)
     return value
 
 
@@ -273,7 +408,7 @@ def hex_id(cert_id: str | None) -> bytes | None:
     try:
         return bytes.fromhex(cert_id)
     except ValueError:
-        raise click.BadParameter(f"{cert_id!r} is not hexadecimal",
+        raise click.BadParameter(_("{value!r} is not hexadecimal").format(value=cert_id),
                                  param_hint="--cert-id") from None
 
 
@@ -302,7 +437,7 @@ def exit_code_for(exc: BaseException) -> ExitCode:
 
 def _os_error_text(exc: OSError) -> str:
     where = f"{exc.filename}: " if exc.filename else ""
-    return f"{where}{exc.strerror or exc}"
+    return f"{where}{os_reason(exc)}"
 
 
 def run(group: click.Group, argv: Sequence[str] | None) -> None:
@@ -315,13 +450,13 @@ def run(group: click.Group, argv: Sequence[str] | None) -> None:
         returned = group.main(args=list(argv) if argv is not None else None,
                               prog_name="signsvc", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("signsvc: aborted", err=True)
+        click.echo(_("signsvc: aborted"), err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(ExitCode.USAGE)
     except KeyboardInterrupt:
-        click.echo("signsvc: interrupted", err=True)
+        click.echo(_("signsvc: interrupted"), err=True)
         sys.exit(ExitCode.INTERRUPTED)
     # A closed output pipe (``| head``) never reaches here: click's main() exits 1
     # for it, quietly (the work may be unfinished, so not 0).
@@ -330,14 +465,16 @@ def run(group: click.Group, argv: Sequence[str] | None) -> None:
         if _state["verbose"]:
             traceback.print_exc()
         if code is ExitCode.INTERNAL:
-            click.echo(f"signsvc: internal error: {type(exc).__name__}: {exc} (run with "
-                       "-v for the traceback, and please report it)", err=True)
+            click.echo(_("signsvc: internal error: {type}: {error} (run with -v for the "
+                         "traceback, and please report it)").format(
+                             type=type(exc).__name__, error=exc), err=True)
         elif isinstance(exc, OSError):
-            click.echo(f"signsvc: error: {_os_error_text(exc)}", err=True)
+            click.echo(_("signsvc: error: {error}").format(error=_os_error_text(exc)),
+                       err=True)
         else:
-            click.echo(f"signsvc: error: {exc}", err=True)
+            click.echo(_("signsvc: error: {error}").format(error=exc), err=True)
         hint = getattr(exc, "hint", None)  # e.g. drivers.ModuleLoadError.hint
         if isinstance(hint, str) and hint:
-            click.echo(f"signsvc: hint: {hint}", err=True)
+            click.echo(_("signsvc: hint: {hint}").format(hint=hint), err=True)
         sys.exit(code)
     sys.exit(returned if isinstance(returned, int) else ExitCode.OK)

@@ -28,10 +28,12 @@ from cli_common import (
     ExitCode,
     LocalTime,
     check_pin_options,
+    command,
     env_value,
     hex_id,
     jobs_option,
     json_option,
+    option,
     pin_options,
     pin_source,
     read_certificates,
@@ -39,6 +41,7 @@ from cli_common import (
     trust_option,
     verbose_option,
 )
+from signsvc._i18n import N_, _, shown_time
 from signsvc.appearance.profiles import COPY_FORMS
 
 if TYPE_CHECKING:
@@ -49,90 +52,107 @@ if TYPE_CHECKING:
     from signsvc.sign.results import DocumentProgress
 
 
-@click.command()
+@command(help=N_(
+        "Sign PDF decisions with one PIN entry: PAdES B-B to B-LTA through "
+        "pyHanko.\n\n"
+        "INPUTS are PDF files or folders (every *.pdf under them, sub-folders "
+        "included; with --out the sub-folders are mirrored there, and the --out "
+        "folder itself is never searched). Inputs are never modified; outputs are "
+        "written atomically. Exit 0 when every document is signed (or skipped "
+        "with --resume), 1 when some failed, 2 on usage or bad input, 3 on a "
+        "token error.\n\n"
+        "A wrong PIN is tried once and never again (the message says when the "
+        "next wrong PIN locks the token); a locked token stops everything. If the "
+        "token is pulled out, the document being signed is not written, and the "
+        "batch waits (--wait-token) for that token to be inserted again, asks for "
+        "the PIN again (unless --keep-pin; with --pin-env the variable is read "
+        "again, with --pin-stdin the next line), retries that document once and "
+        "goes on; with --json the wait is reported as {\"event\": "
+        "\"token-removed\"|\"token-inserted\"|\"token-timeout\", \"token\", \"serial\", "
+        "\"waiting_seconds\", \"document\", \"error\"} lines among the results."))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (created if missing); outputs keep the input names.")
-@click.option("--suffix", help="Write NAME<SUFFIX>.pdf beside each input instead.")
-@click.option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
-              help="PKCS#11 module to use (repeatable). Default: discover them.")
-@click.option("--token", "label", help="Token label, with its diacritics (precomposed or "
-              "decomposed letters are the same).")
-@click.option("--serial", help="Token serial number.")
-@click.option("--cert-id", help="CKA_ID (hex) of the signing certificate.")
-@click.option("--pkcs12", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Sign with a PKCS#12 file instead of a token.")
-@click.option("--chain", "chain_files", multiple=True,
-              type=click.Path(exists=True, path_type=Path),
-              help="PEM/DER intermediates to embed when the token lacks them: files or "
-                   "folders (repeatable).")
-@trust_option("Root certificates for collecting revocation data (B-LT, B-LTA): files "
-              "or folders (repeatable).")
+@option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+        help=N_("Output folder (created if missing); outputs keep the input names."))
+@option("--suffix", help=N_("Write NAME<SUFFIX>.pdf beside each input instead."))
+@option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
+        help=N_("PKCS#11 module to use (repeatable). Default: discover them."))
+@option("--token", "label", help=N_("Token label, with its diacritics (precomposed or "
+           "decomposed letters are the same)."))
+@option("--serial", help=N_("Token serial number."))
+@option("--cert-id", help=N_("CKA_ID (hex) of the signing certificate."))
+@option("--pkcs12", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help=N_("Sign with a PKCS#12 file instead of a token."))
+@option("--chain", "chain_files", multiple=True,
+        type=click.Path(exists=True, path_type=Path),
+        help=N_("PEM/DER intermediates to embed when the token lacks them: files or "
+                "folders (repeatable)."))
+@trust_option(N_("Root certificates for collecting revocation data (B-LT, B-LTA): files "
+                 "or folders (repeatable)."))
 @pin_options
-@click.option("--level", default="B-B", show_default=True,
-              type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), help="PAdES baseline level.")
-@click.option("--tsa", "tsa_url", metavar="URL", help="RFC 3161 time-stamping authority.")
-@click.option("--tsa-user", help="HTTP basic-auth user for the TSA.")
-@click.option("--tsa-password-env", metavar="VAR", help="TSA password from this variable.")
-@click.option("--reason", help='Reason shown in the signature, e.g. "Phê duyệt".')
-@click.option("--location", help='Location shown in the signature, e.g. "Cần Thơ".')
-@click.option("--field", help="Signature field to fill or create (default SignatureN).")
-@click.option("--hash", "hash_algorithm", default="sha256", show_default=True,
-              type=click.Choice(["sha256", "sha384", "sha512"]), help="Digest algorithm.")
-@jobs_option("Documents prepared in parallel while the token signs.", default=2,
+@option("--level", default="B-B", show_default=True,
+        type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), help=N_("PAdES baseline level."))
+@option("--tsa", "tsa_url", metavar="URL", help=N_("RFC 3161 time-stamping authority."))
+@option("--tsa-user", help=N_("HTTP basic-auth user for the TSA."))
+@option("--tsa-password-env", metavar="VAR", help=N_("TSA password from this variable."))
+@option("--reason", help=N_('Reason shown in the signature, e.g. "Phê duyệt".'))
+@option("--location", help=N_('Location shown in the signature, e.g. "Cần Thơ".'))
+@option("--field", help=N_("Signature field to fill or create (default SignatureN)."))
+@option("--hash", "hash_algorithm", default="sha256", show_default=True,
+        type=click.Choice(["sha256", "sha384", "sha512"]), help=N_("Digest algorithm."))
+@jobs_option(N_("Documents prepared in parallel while the token signs."), default=2,
              maximum=64)
-@click.option("--executor", type=click.Choice(["thread", "process"]),
-              help="Kind of parallel workers (default: processes where fork exists).")
-@click.option("--resume", is_flag=True, help="Skip documents already signed (by hash).")
-@click.option("--wait-token", "wait_token", type=click.FloatRange(min=0), metavar="SECONDS",
-              help="If the token is pulled out, wait this long for the same token (same "
-                   "serial) to be inserted again, log in again and go on. 0 stops at once "
-                   "(finish later with --resume). Default: 120 when standard input and "
-                   "error are a terminal (someone is there to insert it), else 0.")
-@click.option("--keep-pin", is_flag=True,
-              help="Keep the PIN in memory for this batch and log in with it again after "
-                   "a re-insertion, instead of asking for it again.")
-@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-@click.option("--pdf-password-env", metavar="VAR",
-              help="User password of encrypted PDFs, from this variable.")
-@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
-              help="Audit journal (SQLite). Default: $SIGNSVC_AUDIT_DB or "
-                   "~/.local/share/signsvc/audit.sqlite3.")
-@click.option("--profile", default="invisible", show_default=True,
-              type=click.Choice(["invisible", "personal", "organisation", "attachment",
-                                 "appendix", "copy"]),
-              help="Decree 30/2020 App. I appearance.")
-@click.option("--signature-image", type=click.Path(dir_okay=False, path_type=Path),
-              help="personal: handwritten signature PNG (blue, transparent).")
-@click.option("--anchor", help="personal: the printed name (image goes above it) or a "
-                               "placeholder like [[KY_SO]] (image goes on it).")
-@click.option("--page", type=int, help="Page for --box (1-based; -1 = last).")
-@click.option("--box", metavar="X,Y,W,H", help="Signature box in mm from the top-left.")
-@click.option("--appearance-text", is_flag=True,
-              help="personal: small text (signer, organisation, time) under the image.")
-@click.option("--seal-image", type=click.Path(dir_okay=False, path_type=Path),
-              help="organisation: the red seal PNG (transparent).")
-@click.option("--seal-size", type=float, metavar="MM", help="organisation: seal diameter.")
-@click.option("--org-name", help="organisation/copy: the organisation's name.")
-@click.option("--doc-number", help='issuance/attachment: e.g. "Số: 123/QĐ-UBND".')
-@click.option("--doc-date", help='issuance: e.g. "Cần Thơ, ngày 12 tháng 3 năm 2014".')
-@click.option("--number-anchor", help="issuance: placeholder where the number goes.")
-@click.option("--date-anchor", help="issuance: placeholder where the date line goes.")
-@click.option("--number-box", metavar="X,Y,W,H",
-              help="issuance: or a box for the number (mm, top-left of the seal's page).")
-@click.option("--date-box", metavar="X,Y,W,H",
-              help="issuance: or a box for the date line (mm, top-left of the seal's page).")
-@click.option("--copy-form", type=click.Choice(COPY_FORMS),
-              help="copy: the copy form.")
-@click.option("--font", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TrueType font for text (default Liberation Serif).")
-@click.option("--force-organisation", is_flag=True,
-              help="organisation: sign even without a personal signature.")
-@click.option("--force", is_flag=True,
-              help="Sign even with a certificate signsvc refuses (expired, not yet valid, "
-                   "not for signing, no chain to --trust); the journal records each such "
-                   "signature.")
-@json_option("One JSON object per document.")
+@option("--executor", type=click.Choice(["thread", "process"]),
+        help=N_("Kind of parallel workers (default: processes where fork exists)."))
+@option("--resume", is_flag=True, help=N_("Skip documents already signed (by hash)."))
+@option("--wait-token", "wait_token", type=click.FloatRange(min=0), metavar="SECONDS",
+        help=N_("If the token is pulled out, wait this long for the same token (same "
+                "serial) to be inserted again, log in again and go on. 0 stops at once "
+                "(finish later with --resume). Default: 120 when standard input and "
+                "error are a terminal (someone is there to insert it), else 0."))
+@option("--keep-pin", is_flag=True,
+        help=N_("Keep the PIN in memory for this batch and log in with it again after "
+                "a re-insertion, instead of asking for it again."))
+@option("--overwrite", is_flag=True, help=N_("Replace existing outputs."))
+@option("--pdf-password-env", metavar="VAR",
+        help=N_("User password of encrypted PDFs, from this variable."))
+@option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+        help=N_("Audit journal (SQLite). Default: $SIGNSVC_AUDIT_DB or "
+                "~/.local/share/signsvc/audit.sqlite3."))
+@option("--profile", default="invisible", show_default=True,
+        type=click.Choice(["invisible", "personal", "organisation", "attachment",
+                              "appendix", "copy"]),
+        help=N_("Decree 30/2020 App. I appearance."))
+@option("--signature-image", type=click.Path(dir_okay=False, path_type=Path),
+        help=N_("personal: handwritten signature PNG (blue, transparent)."))
+@option("--anchor", help=N_("personal: the printed name (image goes above it) or a "
+                            "placeholder like [[KY_SO]] (image goes on it)."))
+@option("--page", type=int, help=N_("Page for --box (1-based; -1 = last)."))
+@option("--box", metavar="X,Y,W,H", help=N_("Signature box in mm from the top-left."))
+@option("--appearance-text", is_flag=True,
+        help=N_("personal: small text (signer, organisation, time) under the image."))
+@option("--seal-image", type=click.Path(dir_okay=False, path_type=Path),
+        help=N_("organisation: the red seal PNG (transparent)."))
+@option("--seal-size", type=float, metavar="MM", help=N_("organisation: seal diameter."))
+@option("--org-name", help=N_("organisation/copy: the organisation's name."))
+@option("--doc-number", help=N_('issuance/attachment: e.g. "Số: 123/QĐ-UBND".'))
+@option("--doc-date", help=N_('issuance: e.g. "Cần Thơ, ngày 12 tháng 3 năm 2014".'))
+@option("--number-anchor", help=N_("issuance: placeholder where the number goes."))
+@option("--date-anchor", help=N_("issuance: placeholder where the date line goes."))
+@option("--number-box", metavar="X,Y,W,H",
+        help=N_("issuance: or a box for the number (mm, top-left of the seal's page)."))
+@option("--date-box", metavar="X,Y,W,H",
+        help=N_("issuance: or a box for the date line (mm, top-left of the seal's page)."))
+@option("--copy-form", type=click.Choice(COPY_FORMS),
+        help=N_("copy: the copy form."))
+@option("--font", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help=N_("TrueType font for text (default Liberation Serif)."))
+@option("--force-organisation", is_flag=True,
+        help=N_("organisation: sign even without a personal signature."))
+@option("--force", is_flag=True,
+        help=N_("Sign even with a certificate signsvc refuses (expired, not yet valid, "
+                "not for signing, no chain to --trust); the journal records each such "
+                "signature."))
+@json_option(N_("One JSON object per document."))
 @verbose_option
 def sign(
     inputs: tuple[Path, ...], out_dir: Path | None, suffix: str | None,
@@ -150,23 +170,7 @@ def sign(
     number_box: str | None, date_box: str | None, copy_form: str | None,
     font: Path | None, force_organisation: bool, force: bool, as_json: bool,
 ) -> None:
-    """Sign PDF decisions with one PIN entry: PAdES B-B to B-LTA through pyHanko.
-
-    INPUTS are PDF files or folders (every *.pdf under them, sub-folders included; with
-    --out the sub-folders are mirrored there, and the --out folder itself is never
-    searched). Inputs are never modified; outputs
-    are written atomically. Exit 0 when every document is signed (or skipped with
-    --resume), 1 when some failed, 2 on usage or bad input, 3 on a token error.
-
-    A wrong PIN is tried once and never again (the message says when the next wrong
-    PIN locks the token); a locked token stops everything. If the token is pulled out,
-    the document being signed is not written, and the batch waits (--wait-token) for
-    that token to be inserted again, asks for the PIN again (unless --keep-pin; with
-    --pin-env the variable is read again, with --pin-stdin the next line), retries
-    that document once and goes on; with --json the wait is reported as
-    {"event": "token-removed"|"token-inserted"|"token-timeout", "token", "serial",
-    "waiting_seconds", "document", "error"} lines among the results.
-    """
+    """Sign PDF decisions with one PIN entry: PAdES B-B to B-LTA through pyHanko."""
     import signsvc.tokens
     from drivers import TokenError
     from signsvc._inputs import collect_inputs
@@ -179,12 +183,12 @@ def sign(
     from signsvc.sign.results import Level, SignStatus, SkipReason
 
     if (out_dir is None) == (suffix is None):
-        raise click.UsageError("give exactly one of --out DIR and --suffix SUFFIX")
+        raise click.UsageError(_("give exactly one of --out DIR and --suffix SUFFIX"))
     check_pin_options(pin_env, pin_stdin)
     if pkcs12 and (modules or label or serial or cert_id):
-        raise click.UsageError("--pkcs12 signs without a token: drop the token options")
+        raise click.UsageError(_("--pkcs12 signs without a token: drop the token options"))
     if Level(level).needs_tsa and not tsa_url:
-        raise click.UsageError(f"--level {level} needs --tsa URL")
+        raise click.UsageError(_("--level {level} needs --tsa URL").format(level=level))
     # Names as people type them: a keyboard may send "Ánh" as A + U+0301; the token,
     # the document and the journal hold it precomposed (TCVN 6909:2001).
     label, anchor, org_name, reason, location, field, doc_number, doc_date, \
@@ -196,7 +200,7 @@ def sign(
         tsa_auth = (tsa_user, env_value("--tsa-password-env", tsa_password_env) or "")
     documents = collect_inputs(inputs, exclude=[out_dir] if out_dir is not None else [])
     if not documents:
-        raise click.UsageError("no PDF found in the given inputs")
+        raise click.UsageError(_("no PDF found in the given inputs"))
     chain = read_certificates(chain_files)
     trust = read_certificates(trust_paths)
     options: SignKeywords = dict(
@@ -227,16 +231,17 @@ def sign(
         plan = plan_batch(documents, out_dir, suffix=suffix, resume=resume,
                           overwrite=overwrite, journal=audit)
         for recovered in plan.recovered:
-            _note(_RECOVERED[recovered.outcome].format(output=recovered.output))
+            _note(_(_RECOVERED[recovered.outcome]).format(output=recovered.output))
         if plan.own_outputs and not as_json:
             names = [str(r.input) for r in plan.own_outputs]
-            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3
-                                            else "")
-            _note(_OWN_OUTPUTS.format(count=len(names), names=shown))
+            shown = ", ".join(names[:3]) + (
+                _(" and {count} more").format(count=len(names) - 3) if len(names) > 3
+                else "")
+            _note(_(_OWN_OUTPUTS).format(count=len(names), names=shown))
         display = stack.enter_context(_Display(plan.total, as_json=as_json))
         if not plan.jobs:
             if counts_failed := sum(r.status is SignStatus.FAILED for r in plan.settled):
-                _note(_NOTHING_TO_SIGN.format(count=counts_failed))
+                _note(_(_NOTHING_TO_SIGN).format(count=counts_failed))
             results = settled_results(plan, journal=audit, level=level, tsa_url=tsa_url)
         else:
             def check(certificate: x509.Certificate,
@@ -245,7 +250,8 @@ def sign(
                 problems = certificate_problems(certificate, at=datetime.now(UTC),
                                                 trust=trust, intermediates=[*others, *chain])
                 if problems and force:
-                    _note(_FORCED.format(problems="; ".join(text for _, text in problems)))
+                    _note(_(_FORCED).format(
+                        problems="; ".join(text for _problem, text in problems)))
                 elif problems:
                     check_signing_certificate(certificate, at=datetime.now(UTC), trust=trust,
                                               intermediates=[*others, *chain])
@@ -258,7 +264,8 @@ def sign(
             if pkcs12 is not None:
                 from drivers import Pkcs12Key
 
-                secret = read_secret(pin_env, pin_stdin, f"Password for {pkcs12.name}")
+                secret = read_secret(pin_env, pin_stdin,
+                                     _("Password for {name}").format(name=pkcs12.name))
                 try:
                     key: drivers.KeySigner = Pkcs12Key.load(pkcs12, secret)
                 except TokenError as exc:
@@ -299,15 +306,19 @@ def sign(
                     # The error names the file already when it is about the input.
                     error = result.error or ""
                     named = error.startswith(f"{result.input}: ")
-                    text = f"FAILED   {error if named else f'{result.input}: {error}'}"
+                    text = "{status} {error}".format(
+                        status=_pad(_("FAILED"), 8),
+                        error=error if named else f"{result.input}: {error}")
                 else:
-                    text = f"{result.status:<8} {result.input} -> {result.output}"
+                    text = f"{_pad(_(_STATUS[result.status]), 8)} {result.input} -> "\
+                           f"{result.output}"
                 display.result(text, result.input, failed=result.status is SignStatus.FAILED)
-    skipped = (f"{counts[SignStatus.SKIPPED]} skipped" if not own_outputs else
-               f"{counts[SignStatus.SKIPPED]} skipped ({own_outputs} of them signsvc's own "
-               "outputs, not signed again)")
-    click.echo(f"{counts[SignStatus.SIGNED]} signed, {skipped}, "
-               f"{counts[SignStatus.FAILED]} failed; journal {audit.path}", err=True)
+    skipped = (_("{count} skipped") if not own_outputs else
+               _("{count} skipped ({own} of them signsvc's own outputs, not signed "
+                 "again)")).format(count=counts[SignStatus.SKIPPED], own=own_outputs)
+    click.echo(_("{signed} signed, {skipped}, {failed} failed; journal {journal}").format(
+        signed=counts[SignStatus.SIGNED], skipped=skipped,
+        failed=counts[SignStatus.FAILED], journal=audit.path), err=True)
     if token_failed:
         sys.exit(ExitCode.TOKEN)
     sys.exit(ExitCode.CHECK_FAILED if counts[SignStatus.FAILED] else ExitCode.OK)
@@ -315,20 +326,24 @@ def sign(
 
 # What `signsvc sign` says besides its result lines: whole sentences, kept together so
 # they can be translated in one place.
-_OWN_OUTPUTS = ("signsvc: {count} file(s) among the inputs are signsvc's signed outputs "
-                "of other inputs ({names}); they are skipped, not signed again.")
-_NOTHING_TO_SIGN = ("signsvc: nothing to sign: {count} document(s) cannot be signed (see "
-                    "above), so no PIN was asked and the token was not used.")
-_FORCED = ("signsvc: warning: signing with --force although {problems}; the journal "
-           "records it with each signature.")
+_OWN_OUTPUTS = N_("signsvc: {count} file(s) among the inputs are signsvc's signed outputs "
+                  "of other inputs ({names}); they are skipped, not signed again.")
+_NOTHING_TO_SIGN = N_("signsvc: nothing to sign: {count} document(s) cannot be signed (see "
+                      "above), so no PIN was asked and the token was not used.")
+_FORCED = N_("signsvc: warning: signing with --force although {problems}; the journal "
+             "records it with each signature.")
 _RECOVERED = {
-    "placed": "signsvc: an interrupted run had signed {output}; it was complete and "
-              "journaled.",
-    "completed": "signsvc: an interrupted run had signed {output}; its output now has its "
-                 "name, as the journal recorded.",
-    "failed": "signsvc: an interrupted run had signed {output}, but its output could not "
-              "be put in place; the journal says why (signsvc audit).",
+    "placed": N_("signsvc: an interrupted run had signed {output}; it was complete and "
+                 "journaled."),
+    "completed": N_("signsvc: an interrupted run had signed {output}; its output now has "
+                    "its name, as the journal recorded."),
+    "failed": N_("signsvc: an interrupted run had signed {output}, but its output could "
+                 "not be put in place; the journal says why (signsvc audit)."),
 }
+_PHASES = {"reading": N_("reading"), "signing": N_("signing"), "writing": N_("writing")}
+"""The phases of :class:`signsvc.sign.results.DocumentProgress`, for the live line."""
+_STATUS = {"signed": N_("signed"), "skipped": N_("skipped"), "failed": N_("failed")}
+"""The result words of the text lines (``--json`` keeps the enum values)."""
 _LONG_DOCUMENT = 1.0
 """Seconds after which the live line shows the document being signed, and for how
 long (a 100 MB scan, a slow token, a slow TSA)."""
@@ -340,6 +355,11 @@ def _nfc(value: str | None) -> str | None:
 
 def _note(text: str) -> None:
     click.echo(text, err=True)
+
+
+def _pad(word: str, width: int) -> str:
+    """``word`` left-aligned in ``width`` columns (the result lines' first column)."""
+    return f"{word:<{width}}"
 
 
 class _Display:
@@ -425,10 +445,11 @@ class _Display:
         fraction = self.done / self.total if self.total else 1.0
         bar_width = max(10, min(30, width // 4))
         filled = int(bar_width * fraction)
-        text = (f"Signing {self.done}/{self.total} [{'#' * filled}{'-' * (bar_width - filled)}] "
-                f"{fraction:4.0%}")
+        text = _("Signing {done}/{total} [{bar}] {percent}").format(
+            done=self.done, total=self.total,
+            bar="#" * filled + "-" * (bar_width - filled), percent=f"{fraction:4.0%}")
         if self.failed:
-            text += f", {self.failed} failed"
+            text += _(", {count} failed").format(count=self.failed)
         now = time.monotonic()
         slow = [(now - started, path, phase, size)
                 for path, (started, phase, size) in self._current.items()
@@ -437,7 +458,7 @@ class _Display:
             seconds, path, phase, size = max(slow)
             amount = "" if not size else (f", {size / 1e6:.1f} MB" if size >= 1e6
                                           else f", {max(1, round(size / 1e3))} kB")
-            text += f"  {path.name}{amount}: {phase}, {seconds:.0f} s"
+            text += f"  {path.name}{amount}: {_(_PHASES.get(phase, phase))}, {seconds:.0f} s"
         # One screen line, never wrapped: a wrapped line cannot be redrawn in place.
         sys.stderr.write("\r\x1b[K" + text[:max(1, width - 1)])
         sys.stderr.flush()
@@ -450,8 +471,8 @@ def _box(value: str | None, option: str) -> tuple[float, float, float, float] | 
     try:
         x, y, w, h = (float(part) for part in value.split(","))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not X,Y,W,H in millimetres",
-                                 param_hint=option) from None
+        raise click.BadParameter(_("{value!r} is not X,Y,W,H in millimetres").format(
+            value=value), param_hint=option) from None
     return x, y, w, h
 
 
@@ -463,16 +484,17 @@ def _executor(choice: str | None) -> Literal["thread", "process"]:
     return "process" if choice == "process" else "thread"
 
 
-@click.command()
-@click.option("--since", type=LocalTime(),
-              help="Only attempts at or after this ISO 8601 date/time (Vietnam time "
-                   "unless a zone is given).")
-@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
-              help="Audit journal to read (default as for 'sign').")
-@click.option("--logins", is_flag=True,
-              help="List the logins instead (each PIN given: accepted, refused, locked; "
-                   "never the PIN).")
-@json_option("Print a JSON array.")
+@command(help=N_(
+        "Print the audit journal of signing attempts (times in Vietnam time)."))
+@option("--since", type=LocalTime(),
+        help=N_("Only attempts at or after this time: ISO 8601 or dd/mm/yyyy [HH:MM] "
+                "(Vietnam time unless a zone is given)."))
+@option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+        help=N_("Audit journal to read (default as for 'sign')."))
+@option("--logins", is_flag=True,
+        help=N_("List the logins instead (each PIN given: accepted, refused, locked; "
+                "never the PIN)."))
+@json_option(N_("Print a JSON array."))
 @verbose_option
 def audit(since: datetime | None, journal: Path | None, logins: bool, as_json: bool) -> None:
     """Print the audit journal of signing attempts (times in Vietnam time)."""
@@ -485,23 +507,33 @@ def audit(since: datetime | None, journal: Path | None, logins: bool, as_json: b
             click.echo(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=2))
             return
         if not rows:
-            click.echo(f"No logins recorded in {path}.")
+            click.echo(_("No logins recorded in {path}.").format(path=path))
         for row in rows:
-            when = row.local_time.isoformat(timespec="seconds")
-            click.echo(f"{when}  login {row.result:<9}  token {row.token!r} (serial "
-                       f"{row.serial or '-'})" + (f": {row.error}" if row.error else ""))
+            when = shown_time(row.local_time)
+            click.echo(_("{when}  login {result}  token {token!r} (serial {serial})").format(
+                when=when, result=_pad(_(_LOGIN_RESULTS.get(row.result, row.result)), 9),
+                token=row.token, serial=row.serial or "-")
+                + (f": {row.error}" if row.error else ""))
         return
     entries = list(iter_entries(path, since))
     if as_json:
         click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2))
         return
     if not entries:
-        click.echo(f"No signing attempts recorded in {path}.")
+        click.echo(_("No signing attempts recorded in {path}.").format(path=path))
     for entry in entries:
-        when = entry.local_time.isoformat(timespec="seconds")
+        when = shown_time(entry.local_time)
         detail = entry.output_path if entry.status != "failed" else entry.error
-        click.echo(f"{when}  {entry.status:<7}  {entry.level or '-':<5}  {entry.input_path}"
+        status = _pad(_(_STATUS.get(entry.status, entry.status)), 7)
+        click.echo(f"{when}  {status}  {entry.level or '-':<5}  {entry.input_path}"
                    f"  ->  {detail}")
-        click.echo(f"    signer {entry.signer_subject} (serial {entry.signer_serial})")
+        click.echo(_("    signer {subject} (serial {serial})").format(
+            subject=entry.signer_subject, serial=entry.signer_serial))
         if entry.note:
-            click.echo(f"    note: {entry.note}")
+            click.echo(_("    note: {note}").format(note=entry.note))
+
+
+_LOGIN_RESULTS = {"accepted": N_("accepted"), "refused": N_("refused"),
+                  "locked": N_("locked"), "cancelled": N_("cancelled"), "failed": N_("failed")}
+"""The results of :meth:`signsvc.sign.journal.AuditJournal.record_login`, in words."""
+

@@ -21,32 +21,42 @@ import click
 from cli_common import (
     ExitCode,
     check_pin_options,
+    command,
     hex_id,
     json_option,
+    option,
     pin_options,
     pin_source,
     verbose_option,
 )
+from signsvc._i18n import N_, _, ngettext
 
 
-@click.command()
-@click.option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
-              help="PKCS#11 module to use (repeatable). Default: discover them.")
-@click.option("--token", "label", help="Token label, with its diacritics (precomposed or "
-              "decomposed letters are the same).")
-@click.option("--serial", help="Token serial number.")
-@click.option("--cert-id", help="CKA_ID (hex) of the certificate to test-sign with.")
+@command(help=N_(
+        "List PKCS#11 modules, tokens and certificates, or test-sign with one "
+        "key.\n\n"
+        "Keys are paired with certificates by CKA_ID (then by public key), never "
+        "by label. With --watch, follow tokens going in and out instead: each "
+        "event is printed within a second ({\"event\": "
+        "\"present\"|\"inserted\"|\"removed\", \"token\", \"serial\", \"slot_id\", \"module\", "
+        "\"time\"} with --json); exit 0 on Ctrl-C, 3 when no module loads."))
+@option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
+        help=N_("PKCS#11 module to use (repeatable). Default: discover them."))
+@option("--token", "label", help=N_("Token label, with its diacritics (precomposed or "
+           "decomposed letters are the same)."))
+@option("--serial", help=N_("Token serial number."))
+@option("--cert-id", help=N_("CKA_ID (hex) of the certificate to test-sign with."))
 @pin_options
-@click.option("--login", is_flag=True,
-              help="Log in to the selected token to list its private keys.")
-@click.option("--test-sign", is_flag=True,
-              help="Log in once, sign a random digest and verify it with the certificate.")
-@click.option("--hash", "hash_algorithm", default="sha256", show_default=True,
-              type=click.Choice(["sha256", "sha384", "sha512"]), help="Digest for --test-sign.")
-@click.option("--watch", is_flag=True,
-              help="Print the tokens present, then every insertion and removal as it "
-                   "happens (time, label, serial, slot), until Ctrl-C (exit 0).")
-@json_option("Print JSON (documented schema); with --watch one object per event.")
+@option("--login", is_flag=True,
+        help=N_("Log in to the selected token to list its private keys."))
+@option("--test-sign", is_flag=True,
+        help=N_("Log in once, sign a random digest and verify it with the certificate."))
+@option("--hash", "hash_algorithm", default="sha256", show_default=True,
+        type=click.Choice(["sha256", "sha384", "sha512"]), help=N_("Digest for --test-sign."))
+@option("--watch", is_flag=True,
+        help=N_("Print the tokens present, then every insertion and removal as it "
+                "happens (time, label, serial, slot), until Ctrl-C (exit 0)."))
+@json_option(N_("Print JSON (documented schema); with --watch one object per event."))
 @verbose_option
 def tokens(
     modules: tuple[str, ...],
@@ -61,19 +71,13 @@ def tokens(
     watch: bool,
     as_json: bool,
 ) -> None:
-    """List PKCS#11 modules, tokens and certificates, or test-sign with one key.
-
-    Keys are paired with certificates by CKA_ID (then by public key), never by label.
-    With --watch, follow tokens going in and out instead: each event is printed within
-    a second ({"event": "present"|"inserted"|"removed", "token", "serial",
-    "slot_id", "module", "time"} with --json); exit 0 on Ctrl-C, 3 when no module loads.
-    """
+    """List PKCS#11 modules, tokens and certificates, or test-sign with one key."""
     import signsvc.tokens
 
     check_pin_options(pin_env, pin_stdin)
     if watch:
         if login or test_sign or pin_env or pin_stdin or cert_id:
-            raise click.UsageError("--watch only lists events: drop the login options")
+            raise click.UsageError(_("--watch only lists events: drop the login options"))
         _watch(modules, as_json)
     key_id = hex_id(cert_id)
     pin = pin_source(pin_env, pin_stdin)
@@ -96,8 +100,10 @@ def tokens(
             click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         else:
             subject = payload["certificate"]["subject"]
-            status = "OK: signature verified" if result.verified else f"FAILED: {result.error}"
-            click.echo(f"Test signature by {subject} on token {token_label!r}: {status}")
+            status = (_("OK: signature verified") if result.verified
+                      else _("FAILED: {error}").format(error=result.error))
+            click.echo(_("Test signature by {subject} on token {label!r}: {status}").format(
+                subject=subject, label=token_label, status=status))
         sys.exit(ExitCode.OK if result.verified else ExitCode.CHECK_FAILED)
 
     login_pin = None
@@ -131,12 +137,14 @@ def _watch(modules: tuple[str, ...], as_json: bool) -> None:
     for problem in problems:
         click.echo(f"signsvc: {problem}", err=True)
     if not loaded:
-        click.echo("signsvc: no PKCS#11 module to watch; give one with --module PATH",
+        click.echo(_("signsvc: no PKCS#11 module to watch; give one with --module PATH"),
                    err=True)
         sys.exit(ExitCode.TOKEN)
     events = drivers.watch(loaded, include_present=True)
-    click.echo(f"Watching {len(loaded)} module(s) for tokens going in and out; Ctrl-C "
-               "stops.", err=True)
+    click.echo(ngettext("Watching {count} module for tokens going in and out; Ctrl-C "
+                        "stops.",
+                        "Watching {count} modules for tokens going in and out; Ctrl-C "
+                        "stops.", len(loaded)).format(count=len(loaded)), err=True)
     try:
         for event in events:
             # click.echo flushes: a program reading the pipe sees each event at once.

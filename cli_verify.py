@@ -31,13 +31,16 @@ import click
 from cli_common import (
     ExitCode,
     at_option,
+    command,
     jobs_option,
     json_option,
     online_option,
+    option,
     policy_options,
     trust_option,
     verbose_option,
 )
+from signsvc._i18n import N_, _, language
 
 if TYPE_CHECKING:
     from signsvc.pki.revocation import RevocationMode
@@ -49,36 +52,39 @@ to, and deleting it is how an admin starts afresh. A per-user store would grow w
 every document ever verified."""
 
 
-@click.command()
+@command(help=N_(
+        "Verify the signatures of PDF documents (PAdES; ETSI EN 319 102-1 "
+        "verdicts).\n\n"
+        "PATHS are PDF files or folders (every *.pdf under them; symbolic links "
+        "are followed only inside the folder). Exit 0 when every document is "
+        "TOTAL-PASSED, 1 otherwise, 2 on usage or bad input."))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @trust_option()
 @policy_options
 @online_option
 @at_option
-@jobs_option("Worker processes. Default: one per core.")
-@click.option("--timeout", default=60.0, show_default=True,
-              type=click.FloatRange(0, min_open=True), metavar="SECONDS",
-              help="Time limit per document; one over it is reported and skipped.")
-@click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_STORE, show_default=True,
-              help="SQLite file where each result is kept (for --resume and --report).")
-@click.option("--resume", is_flag=True,
-              help="Reuse stored results of unchanged documents (same trust and options).")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a report: .json, .csv (Excel) or .html, by suffix.")
-@json_option("One JSON object per document, one line each, as they finish.")
+@jobs_option(N_("Worker processes. Default: one per core."))
+@option("--timeout", default=60.0, show_default=True,
+        type=click.FloatRange(0, min_open=True), metavar="SECONDS",
+        help=N_("Time limit per document; one over it is reported and skipped."))
+@option("--store", type=click.Path(dir_okay=False, path_type=Path),
+        default=DEFAULT_STORE, show_default=True,
+        help=N_("SQLite file where each result is kept (for --resume and --report)."))
+@option("--resume", is_flag=True,
+        help=N_("Reuse stored results of unchanged documents (same trust and options)."))
+@option("--report", type=click.Path(dir_okay=False, path_type=Path),
+        help=N_("Write a report: .json, .csv (Excel) or .html, by suffix."))
+@option("--pdf-password-env", metavar="VAR",
+        help=N_("Open encrypted PDFs with the password in this environment variable "
+                "(default: the empty user password)."))
+@json_option(N_("One JSON object per document, one line each, as they finish."))
 @verbose_option
 def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
            revocation: str, online: bool, fetch_alias: bool, at: datetime | None,
            jobs: int | None,
            timeout: float, store: Path, resume: bool, report: Path | None,
-           as_json: bool) -> None:
-    """Verify the signatures of PDF documents (PAdES; ETSI EN 319 102-1 verdicts).
-
-    PATHS are PDF files or folders (every *.pdf under them; symbolic links are
-    followed only inside the folder). Exit 0 when every document is TOTAL-PASSED, 1
-    otherwise, 2 on usage or bad input.
-    """
+           as_json: bool, pdf_password_env: str | None = None) -> None:
+    """Verify the signatures of PDF documents (PAdES; ETSI EN 319 102-1 verdicts)."""
     # pyHanko logs a traceback (WARNING) for every modification its difference
     # analysis rejects; the verdict already says so, in words.
     logging.getLogger("pyhanko").addHandler(logging.NullHandler())
@@ -94,52 +100,74 @@ def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
         folder = report.parent
         if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
             # Found out now, not after verifying thousands of documents.
-            raise click.BadParameter(f"{report}: cannot write into {folder}",
-                                     param_hint="--report")
+            raise click.BadParameter(_("{report}: cannot write into {folder}").format(
+                report=report, folder=folder), param_hint="--report")
     trust = TrustStore.from_paths(trust_paths) if trust_paths else TrustStore.user()
     if not len(trust):
-        raise click.UsageError("no trust anchor: give --trust FILE|DIR or add one with "
-                               "'signsvc trust add FILE'")
+        raise click.UsageError(_("no trust anchor: give --trust FILE|DIR or add one with "
+                                 "'signsvc trust add FILE'"))
     documents = collect_pdfs(paths)
     if not documents:
-        raise click.UsageError("no PDF found in the given paths")
+        raise click.UsageError(_("no PDF found in the given paths"))
+    from cli_common import env_value
+
+    # From the environment, never argv (visible in ps); never logged or stored.
+    pdf_password = env_value("--pdf-password-env", pdf_password_env)
 
     with contextlib.ExitStack() as stack:
         journal = stack.enter_context(VerifyStore.open(store))
         results = verify_iter(documents, trust=trust, jobs=jobs, at=at, policy=policy,
                               revocation=cast("RevocationMode", revocation),
                               online=online or fetch_alias, timeout=timeout,
-                              resume=resume, store=journal)
+                              resume=resume, store=journal, pdf_password=pdf_password)
         bar = None
+        plain = _plain_lines()
         if sys.stderr.isatty():
             bar = stack.enter_context(click.progressbar(
-                length=len(documents), label="Verifying", file=sys.stderr))
+                length=len(documents), label=_("Verifying"), file=sys.stderr))
         for result in results:
             if bar is not None:
                 bar.update(1)
             if as_json:
                 click.echo(json_line(result))
             else:
-                click.echo(_line(result))
+                click.echo(_line(result, plain=plain))
         summary = journal.summary()
         if report is not None:
             from signsvc.verify.reports import write_report
 
             write_report(report, journal.iter_json, summary=summary,
                          trust=[anchor.label for anchor in trust], policy=policy)
-    click.echo(f"TOTAL-PASSED {summary['TOTAL-PASSED']}, TOTAL-FAILED "
-               f"{summary['TOTAL-FAILED']}, INDETERMINATE {summary['INDETERMINATE']}, "
-               f"unsigned {summary['unsigned']}, errors {summary['error']}; store {store}"
-               + (f"; report {report}" if report is not None else ""), err=True)
+    click.echo(_("TOTAL-PASSED {passed}, TOTAL-FAILED {failed}, INDETERMINATE "
+                 "{indeterminate}, unsigned {unsigned}, errors {errors}; store "
+                 "{store}").format(
+                     passed=summary["TOTAL-PASSED"], failed=summary["TOTAL-FAILED"],
+                     indeterminate=summary["INDETERMINATE"], unsigned=summary["unsigned"],
+                     errors=summary["error"], store=store)
+               + (_("; report {report}").format(report=report) if report is not None
+                  else ""), err=True)
     passed = summary["TOTAL-PASSED"] == sum(summary.values())
     sys.exit(ExitCode.OK if passed else ExitCode.CHECK_FAILED)
 
 
-def _line(result: DocumentResult) -> str:
-    """``STATUS  PATH`` and, when not passed, why (the error, or the first reason)."""
+def _line(result: DocumentResult, *, plain: bool) -> str:
+    """``STATUS  PATH`` and, when not passed, why (the error, or the first reason);
+    with ``plain``, a second line saying what the verdict means in words."""
     line = f"{result.indication.value:<14} {result.path}"
-    if result.passed:
-        return line
-    reason = result.error or result.reason or next(
+    reason = None if result.passed else result.error or result.reason or next(
         (s.reason for s in result.signatures if not s.passed), None)
-    return f"{line}: {reason}" if reason else line
+    if reason:
+        line = f"{line}: {reason}"
+    if not plain:
+        return line
+    from signsvc.verify._plain import plain_line
+
+    meaning = plain_line(result.indication, result.sub_indication,
+                         unsigned=result.unsigned, unreadable=result.error is not None)
+    return f"{line}\n    => {meaning}"
+
+
+def _plain_lines() -> bool:
+    """The plain-language line under each result: always in Vietnamese (the clerk's
+    reading), in English on a terminal only, since scripts parse the English lines."""
+    return language() == "vi" or sys.stdout.isatty()

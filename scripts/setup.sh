@@ -20,10 +20,11 @@ cd "$here"
 #   icc-profiles-free         sRGB profile for the PDF/A bad-input case
 #   fonts-liberation2         Times-New-Roman-metric serif with Vietnamese coverage
 #   chromium                  headless render check of the HTML verify report (~124 MB)
+#   qpdf                      encrypts test PDFs with another producer than pyHanko
 apt_packages=(
     softhsm2 opensc opensc-pkcs11 p11-kit p11-kit-modules
     pcscd vsmartcard-vpcd poppler-utils libnss3-tools icc-profiles-free
-    fonts-liberation2 chromium
+    fonts-liberation2 chromium qpdf
     python3-venv
 )
 

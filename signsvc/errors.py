@@ -11,6 +11,8 @@ import os
 from enum import StrEnum
 from pathlib import Path
 
+from signsvc._i18n import _
+
 __all__ = [
     "AppearanceError",
     "BadInputError",
@@ -77,7 +79,8 @@ class TimestampError(SigningError):
                  path: str | os.PathLike[str] | None = None) -> None:
         self.url = url
         self.cause = cause
-        super().__init__(f"the time-stamping authority {url} failed: {cause}", path=path)
+        super().__init__(_("the time-stamping authority {url} failed: {cause}").format(
+            url=url, cause=cause), path=path)
 
 
 class RevocationFetchError(SigningError):
@@ -93,9 +96,10 @@ class RevocationFetchError(SigningError):
         self.urls = urls
         self.cause = cause
         missing = [url for url in urls if url not in cause]
-        tried = f" (addresses: {', '.join(missing)})" if missing else ""
-        super().__init__(f"cannot collect the revocation data (OCSP, CRL) the signature "
-                         f"needs: {cause}{tried}", path=path)
+        tried = _(" (addresses: {urls})").format(urls=", ".join(missing)) if missing else ""
+        super().__init__(_("cannot collect the revocation data (OCSP, CRL) the signature "
+                           "needs: {cause}{tried}").format(cause=cause, tried=tried),
+                         path=path)
 
 
 class CertificateProblem(StrEnum):

@@ -42,6 +42,7 @@ from drivers import (
     TokenInfo,
 )
 from drivers.module import selection_text
+from signsvc._i18n import N_, _, shown_date
 
 __all__ = [
     "Inventory",
@@ -456,41 +457,52 @@ def inventory_text(report: Inventory) -> list[str]:
     """The human form of ``signsvc tokens``, line by line."""
     lines: list[str] = []
     if not report.modules:
-        return ["No PKCS#11 module found. Give one with --module PATH, or set "
-                "SIGNSVC_PKCS11_MODULE."]
+        return [_("No PKCS#11 module found. Give one with --module PATH, or set "
+                  "SIGNSVC_PKCS11_MODULE.")]
     for module in report.modules:
         source = module.candidate.source
-        vendor = module.vendor or "unknown vendor"
-        lines.append(f"Module {module.candidate.path}  [{vendor}; {source}]")
+        vendor = module.vendor or _("unknown vendor")
+        lines.append(_("Module {path}  [{vendor}; {source}]").format(
+            path=module.candidate.path, vendor=vendor, source=source))
         if module.error:
-            lines.append(f"  error: {module.error}")
+            lines.append(_("  error: {error}").format(error=module.error))
             if module.hint:
-                lines.append(f"  hint: {module.hint}")
+                lines.append(_("  hint: {hint}").format(hint=module.hint))
             continue
         if not module.tokens:
-            lines.append("  (no token present)")
+            lines.append(_("  (no token present)"))
         for token in module.tokens:
             _token_text(token, lines)
     return lines
 
 
+_KEY_MATCH = {
+    "id": N_("yes (by CKA_ID)"),
+    "public-key": N_("yes (by public key; CKA_ID differs)"),
+    "public-key-object": N_("key pair present (log in to confirm)"),
+}
+"""How a certificate's private key was found (``key_match``), in words."""
+
+
 def _token_text(token: TokenReport, lines: list[str]) -> None:
     info = token.info
     flags = info.flags
-    notes = [name for name, on in (
-        ("login required", flags.login_required),
-        ("PIN pad", flags.protected_auth_path),
-        ("PIN count low", flags.pin_count_low),
-        ("FINAL PIN TRY", flags.pin_final_try),
-        ("PIN LOCKED", flags.pin_locked),
+    notes = [_(name) for name, on in (
+        (N_("login required"), flags.login_required),
+        (N_("PIN pad"), flags.protected_auth_path),
+        (N_("PIN count low"), flags.pin_count_low),
+        (N_("FINAL PIN TRY"), flags.pin_final_try),
+        (N_("PIN LOCKED"), flags.pin_locked),
     ) if on]
-    lines.append(f"  Token {info.label!r}  serial {info.serial}  {info.model} "
-                 f"({info.manufacturer})  [{', '.join(notes) or 'no login needed'}]")
+    lines.append(_("  Token {label!r}  serial {serial}  {model} ({manufacturer})  "
+                   "[{notes}]").format(label=info.label, serial=info.serial,
+                                       model=info.model, manufacturer=info.manufacturer,
+                                       notes=", ".join(notes) or _("no login needed")))
     if token.error:
-        lines.append(f"    error: {token.error}")
+        lines.append(_("    error: {error}").format(error=token.error))
         return
     if not token.certificates:
-        lines.append("    (no certificate)")
+        lines.append(_("    (no certificate)"))
     for entry in token.certificates:
         cert = entry.certificate
         if cert is None:
@@ -498,18 +510,18 @@ def _token_text(token: TokenReport, lines: list[str]) -> None:
             continue
         key_type, key_size = drivers.keys.key_description(cert)
         subject = cert.subject.rfc4514_string()
-        match = {
-            "id": "yes (by CKA_ID)",
-            "public-key": "yes (by public key; CKA_ID differs)",
-            "public-key-object": "key pair present (log in to confirm)",
-            None: "no" if token.logged_in else "none visible before login (--login to check)",
-        }[entry.key_match]
+        match = _(_KEY_MATCH[entry.key_match] if entry.key_match is not None
+                  else N_("no") if token.logged_in
+                  else N_("none visible before login (--login to check)"))
         lines.append(f"    id {entry.id.hex() or '-'}  {subject}")
-        lines.append(f"      {key_type}-{key_size}  valid {cert.not_valid_before_utc:%Y-%m-%d} "
-                     f"to {cert.not_valid_after_utc:%Y-%m-%d}  private key: {match}")
-        lines.append(f"      issuer {cert.issuer.rfc4514_string()}")
-        lines.append(f"      label {entry.label!r}"
-                     + (f"; key label {entry.key.label!r}" if entry.key else ""))
+        # Vietnam time (+07:00) is the day people see on the certificate's paper.
+        lines.append(_("      {key}  valid {since} to {until}  private key: {match}").format(
+            key=f"{key_type}-{key_size}", since=shown_date(cert.not_valid_before_utc),
+            until=shown_date(cert.not_valid_after_utc), match=match))
+        lines.append(_("      issuer {issuer}").format(issuer=cert.issuer.rfc4514_string()))
+        lines.append(_("      label {label!r}").format(label=entry.label)
+                     + (_("; key label {label!r}").format(label=entry.key.label)
+                        if entry.key else ""))
     for key in token.orphan_keys:
-        lines.append(f"    key without certificate: id {key.id.hex() or '-'}  "
-                     f"{key.key_type}-{key.key_size}  label {key.label!r}")
+        lines.append(_("    key without certificate: id {id}  {key}  label {label!r}").format(
+            id=key.id.hex() or "-", key=f"{key.key_type}-{key.key_size}", label=key.label))

@@ -20,6 +20,11 @@ def test_every_exported_name_resolves_and_is_homed_once() -> None:
     for name in signsvc.__all__:
         assert getattr(signsvc, name) is not None, name
     assert signsvc.open_token_key.__module__ == "signsvc.tokens"
+    # The signing plan, its progress and the signing errors an integrator catches.
+    assert signsvc.plan_batch.__module__ == "signsvc.sign.plan"
+    assert signsvc.SkipReason.OWN_OUTPUT.value == "own-output"
+    assert issubclass(signsvc.TimestampError, signsvc.SigningError)
+    assert issubclass(signsvc.CertificateUnusableError, signsvc.SignsvcError)
     assert signsvc.TokenKey.__module__.startswith("drivers")
 
 

@@ -73,6 +73,10 @@ class SubIndication(StrEnum):
     SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
     """INDETERMINATE: the signature breaks a validation constraint other than the
     chain's, here: its time-stamp does not validate (signature validation)."""
+    SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
+    """INDETERMINATE: what the signature covers cannot be compared with what is shown,
+    here: the updates after it in an encrypted document whose password is not known
+    (signature validation)."""
     TRY_LATER = "TRY_LATER"
     """INDETERMINATE: no usable revocation data (missing, stale, badly signed, out of
     scope) while revocation checking is ``hard-fail``."""

@@ -31,7 +31,7 @@ from datetime import datetime
 
 from cryptography import x509
 
-from signsvc._time import VIETNAM_TIME
+from signsvc._i18n import _, shown_time
 from signsvc.errors import CertificateProblem, CertificateUnusableError
 
 __all__ = ["FORCED_NOTE", "certificate_problems", "check_signing_certificate"]
@@ -41,7 +41,7 @@ FORCED_NOTE = "signed with --force although {problems}"
 
 
 def _day(moment: datetime) -> str:
-    return moment.astimezone(VIETNAM_TIME).isoformat(timespec="seconds")
+    return shown_time(moment)
 
 
 def certificate_problems(
@@ -55,19 +55,20 @@ def certificate_problems(
     problems: list[tuple[CertificateProblem, str]] = []
     if at > certificate.not_valid_after_utc:
         problems.append((CertificateProblem.EXPIRED,
-                         f"the certificate expired on {_day(certificate.not_valid_after_utc)}"))
+                         _("the certificate expired on {day}").format(
+                             day=_day(certificate.not_valid_after_utc))))
     if at < certificate.not_valid_before_utc:
         problems.append((CertificateProblem.NOT_YET_VALID,
-                         "the certificate is not valid before "
-                         f"{_day(certificate.not_valid_before_utc)}"))
+                         _("the certificate is not valid before {day}").format(
+                             day=_day(certificate.not_valid_before_utc))))
     try:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         usage = None
     if usage is not None and not (usage.digital_signature or usage.content_commitment):
         problems.append((CertificateProblem.KEY_USAGE,
-                         "the certificate's key usage allows neither digitalSignature nor "
-                         "nonRepudiation: it is not a signing certificate"))
+                         _("the certificate's key usage allows neither digitalSignature "
+                           "nor nonRepudiation: it is not a signing certificate")))
     if trust:
         from signsvc.pki.chain import validate_chain
         from signsvc.pki.trust import TrustStore
@@ -77,7 +78,8 @@ def certificate_problems(
                                revocation="off")
         if not chain.valid:
             problems.append((CertificateProblem.UNTRUSTED,
-                             f"no valid chain to the trust anchors given: {chain.reason}"))
+                             _("no valid chain to the trust anchors given: "
+                               "{reason}").format(reason=chain.reason)))
     return problems
 
 
@@ -103,11 +105,11 @@ def check_signing_certificate(
     if not problems:
         return None
     subject = certificate.subject.rfc4514_string()
-    words = "; ".join(text for _, text in problems)
+    words = "; ".join(text for _problem, text in problems)
     if force:
         return FORCED_NOTE.format(problems=words)
     raise CertificateUnusableError(
-        f"refusing to sign with the certificate of {subject}: {words}. Nothing was "
-        "signed. Use another certificate, or --force to sign with this one anyway (the "
-        "journal records each such signature).",
-        certificate=certificate, problems=tuple(p for p, _ in problems))
+        _("refusing to sign with the certificate of {subject}: {problems}. Nothing was "
+          "signed. Use another certificate, or --force to sign with this one anyway (the "
+          "journal records each such signature).").format(subject=subject, problems=words),
+        certificate=certificate, problems=tuple(p for p, _text in problems))

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signsvc._files import sha256_hex
+from signsvc._i18n import _, os_reason
 from signsvc._inputs import InputFile
 from signsvc.errors import BadInputError, OutputError
 from signsvc.sign._runners import Job
@@ -81,9 +82,9 @@ def plan_outputs(
     the same output (the second one fails; nothing is overwritten).
     """
     if (out_dir is None) == (suffix is None):
-        raise BadInputError("give exactly one of an output directory or a suffix")
+        raise BadInputError(_("give exactly one of an output directory or a suffix"))
     if suffix is not None and not suffix:
-        raise BadInputError("the suffix must not be empty (it would replace the input)")
+        raise BadInputError(_("the suffix must not be empty (it would replace the input)"))
     taken: dict[Path, Path] = {}
     planned: list[Job | SignResult] = []
     for index, item in enumerate(inputs):
@@ -100,7 +101,8 @@ def plan_outputs(
         if key in taken:
             planned.append(SignResult(
                 input=source, output=None, status=SignStatus.FAILED,
-                error=f"{source}: same output {target} as {taken[key]}",
+                error=_("{path}: same output {output} as {other}").format(
+                    path=source, output=target, other=taken[key]),
                 error_type="BadInputError"))
             continue
         taken[key] = source
@@ -174,13 +176,13 @@ def plan_batch(
                 settled.append((here, skipped))
                 continue
         if not overwrite and os.path.lexists(job.output):
-            settled.append((here, _failed(job, OutputError(
+            settled.append((here, _failed(job, OutputError(_(
                 "exists already (use --overwrite to replace it, or --resume to skip "
-                "documents already signed)", path=job.output), sha)))
+                "documents already signed)"), path=job.output), sha)))
             continue
         remaining.append(job)
     settled.sort(key=lambda pair: pair[0])
-    return BatchPlan(tuple(remaining), tuple(r for _, r in settled), recovered,
+    return BatchPlan(tuple(remaining), tuple(r for _index, r in settled), recovered,
                      Path(out_dir) if out_dir is not None else None, overwrite)
 
 
@@ -198,17 +200,18 @@ def _check_input(job: Job) -> str | SignResult:
     """The input's SHA-256, or why it cannot be signed (checked without pyHanko)."""
     if _real(job.input) == _real(job.output):
         return _failed(job, BadInputError(
-            "the output would replace the input; choose another output", path=job.input))
+            _("the output would replace the input; choose another output"), path=job.input))
     try:
         data = job.input.read_bytes()
     except IsADirectoryError:
-        return _failed(job, BadInputError("is a folder, not a PDF file", path=job.input))
+        return _failed(job, BadInputError(_("is a folder, not a PDF file"), path=job.input))
     except OSError as exc:
-        return _failed(job, BadInputError(f"cannot read: {exc.strerror or exc}",
-                                          path=job.input))
+        return _failed(job, BadInputError(_("cannot read: {error}").format(
+            error=os_reason(exc)), path=job.input))
     if b"%PDF-" not in data[:_HEADER_WINDOW]:
-        what = "an empty file" if not data else "no %PDF- header"
-        return _failed(job, BadInputError(f"not a PDF ({what})", path=job.input))
+        what = _("an empty file") if not data else _("no %PDF- header")
+        return _failed(job, BadInputError(_("not a PDF ({what})").format(what=what),
+                                          path=job.input))
     return sha256_hex(data)
 
 
@@ -234,8 +237,8 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         # Under a file, under /proc, read-only: a clear message, not a traceback.
-        raise OutputError(f"cannot create the output folder: {exc.strerror or exc}",
-                          path=folder) from exc
+        raise OutputError(_("cannot create the output folder: {error}").format(
+            error=os_reason(exc)), path=folder) from exc
 
 
 def _already_signed(job: Job, input_sha: str,

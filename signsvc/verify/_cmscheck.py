@@ -5,12 +5,27 @@ Covers the signature container of ``adbe.pkcs7.detached``, ``ETSI.CAdES.detached
 and ``adbe.pkcs7.sha1`` signatures, and RFC 3161 time-stamp tokens (signature
 time-stamps and ``ETSI.RFC3161`` document time-stamps). Chain validation is not done
 here: the caller hands :attr:`CmsCheck.signer_cert` to :func:`signsvc.validate_chain`.
+
+Two forms of SignerInfo (RFC 5652 §5.4):
+
+- with signed attributes: the messageDigest attribute is compared with the digest of
+  the content, and the signature is over the DER of the attributes;
+- without them (old Adobe, Vietnamese government signers until 2021): the signature
+  is over the content itself. RSA and ECDSA are checked on the digest the caller
+  already has (``Prehashed``, so the document is hashed once); EdDSA, which has no
+  pre-hashed form (RFC 8419 §3.1), needs the bytes. Time-stamp tokens must carry
+  signed attributes (RFC 3161 §2.4.2: the ESS signing-certificate attribute).
+
+Example::
+
+    >>> parts = load_signed_data(contents)  # doctest: +SKIP
+    >>> check = check_signed_data(parts, lambda name: digest(name, signed_bytes))  # doctest: +SKIP
+    >>> check.intact, check.notes  # doctest: +SKIP
+    (True, ['signed without signed attributes: ...'])
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,25 +35,27 @@ from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from signsvc._der import DerError, read_tlv
+from signsvc.verify._cmsalgos import (
+    DIGEST_ONLY,
+    EDDSA_DIGEST,
+    KeyLoadError,
+    digest,
+    digest_algorithm,
+    hash_name,
+    message_hash,
+    public_key,
+    signature_algorithm,
+    verify_raw,
+)
 from signsvc.verify._cmsparts import CmsFormatError, CmsParts, split_signed_data
 
-__all__ = ["CmsCheck", "CmsFormatError", "check_signed_data", "load_signed_data"]
+__all__ = ["CmsCheck", "CmsFormatError", "KeyLoadError", "check_signed_data", "digest",
+           "load_signed_data", "public_key", "tst_info"]
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1,
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-    "sha3_256": hashes.SHA3_256,
-    "sha3_384": hashes.SHA3_384,
-    "sha3_512": hashes.SHA3_512,
-}
 ADBE_REVOCATION = "1.2.840.113583.1.1.8"
 """adbe-revocationInfoArchival (ISO 32000-1 §12.8.3.3.2): CRLs/OCSP in signed attrs."""
 
@@ -46,20 +63,6 @@ ADBE_REVOCATION = "1.2.840.113583.1.1.8"
 def load_signed_data(der: bytes) -> CmsParts:
     """Split a ContentInfo holding SignedData (see :mod:`signsvc.verify._cmsparts`)."""
     return split_signed_data(der)
-
-
-def hash_name(algorithm: str) -> str:
-    name = algorithm.lower().replace("-", "_")
-    if name not in _HASHES:
-        raise CmsFormatError(f"unsupported digest algorithm {algorithm}")
-    return name
-
-
-def digest(name: str, *parts: bytes | memoryview) -> bytes:
-    h = hashlib.new(name.replace("_", "-") if name.startswith("sha3") else name)
-    for part in parts:
-        h.update(part)
-    return h.digest()
 
 
 @dataclass
@@ -87,6 +90,17 @@ class CmsCheck:
     """Revocation data carried in the container (RFC 5652 crls, adbe archival attr)."""
     encap_content: bytes | None = None
     """The encapsulated content (TSTInfo DER for time-stamps)."""
+    signed_attributes: bool = True
+    """False when the SignerInfo has none: the signature is over the content itself
+    (RFC 5652 §5.4), and :attr:`digest_ok` only says no other digest was shown."""
+    notes: list[str] = field(default_factory=list)
+    """What a reader should know that is not a failure (the form of the signature)."""
+    key_problem: str | None = None
+    """Why the signer's public key could not be loaded (the signature then cannot be
+    checked at all: not a failed check)."""
+    algorithm_problem: str | None = None
+    """An algorithm combination the specification forbids although the cryptography
+    holds (Ed448 with another digest than SHAKE256, RFC 8419 §3)."""
 
     @property
     def intact(self) -> bool:
@@ -194,68 +208,12 @@ _CONTENT_TYPES = {
 }
 
 
-@functools.lru_cache(maxsize=64)
-def _memo_algorithm(der: bytes) -> str:
-    """Digest algorithm name from its AlgorithmIdentifier DER (a batch repeats one)."""
-    return hash_name(algos.DigestAlgorithm.load(der)["algorithm"].native)
-
-
-@functools.lru_cache(maxsize=64)
-def _memo_signature_algorithm(
-    der: bytes,
-) -> tuple[str, str | None, tuple[str, str, int] | None]:
-    """(kind, hash in the OID or None, PSS (hash, MGF1 hash, salt) or None)."""
-    algo = algos.SignedDigestAlgorithm.load(der)
-    kind = algo.signature_algo
-    try:
-        h: str | None = hash_name(algo.hash_algo)
-    except ValueError:
-        h = None
-    pss = None
-    if kind == "rsassa_pss":
-        params = algo["parameters"]
-        pss = (hash_name(params["hash_algorithm"]["algorithm"].native),
-               hash_name(params["mask_gen_algorithm"]["parameters"]["algorithm"].native),
-               int(params["salt_length"].native))
-    return kind, h, pss
-
-
-@functools.lru_cache(maxsize=256)
-def public_key(cert: x509.Certificate) -> Any:
-    """The certificate's key, parsed once per certificate (a batch has few signers)."""
-    return cert.public_key()
-
-
-def verify_raw(
-    cert: x509.Certificate, algorithm: bytes, digest_name: str, signature: bytes,
-    data: bytes,
-) -> None:
-    """Raise InvalidSignature unless ``signature`` over ``data`` verifies.
-
-    ``algorithm`` is the DER of the SignerInfo's signatureAlgorithm.
-    """
-    kind, in_oid, pss = _memo_signature_algorithm(algorithm)
-    key = public_key(cert)
-    h = in_oid or digest_name
-    if kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
-        key.verify(signature, data, padding.PKCS1v15(), _HASHES[h]())
-    elif kind == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey) and pss is not None:
-        key.verify(signature, data, padding.PSS(padding.MGF1(_HASHES[pss[1]]()), pss[2]),
-                   _HASHES[pss[0]]())
-    elif kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
-        key.verify(signature, data, ec.ECDSA(_HASHES[h]()))
-    elif kind == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
-        key.verify(signature, data)
-    elif kind == "ed448" and isinstance(key, ed448.Ed448PublicKey):
-        key.verify(signature, data)
-    else:
-        raise InvalidSignature(f"{kind} signature with a {type(key).__name__}")
-
-
 def check_signed_data(
     sd: CmsParts,
     content_digest: Callable[[str], bytes] | None,
     load_cert: Callable[[bytes], x509.Certificate] = x509.load_der_x509_certificate,
+    *,
+    content: Callable[[], bytes] | None = None,
 ) -> CmsCheck:
     """Check the single SignerInfo of ``sd``.
 
@@ -265,6 +223,8 @@ def check_signed_data(
             the named algorithm (the PDF ``/ByteRange``); None when the content is
             encapsulated (time-stamp tokens, ``adbe.pkcs7.sha1``).
         load_cert: certificate loader (a caching one is faster across documents).
+        content: the detached signed bytes themselves, asked for only by an EdDSA
+            signature without signed attributes (nothing to pre-hash).
 
     Raises:
         CmsFormatError: the container cannot be checked at all.
@@ -290,8 +250,8 @@ def check_signed_data(
             raise CmsFormatError(f"unreadable signer identifier: {exc}") from exc
         idx = _MEMO.remember(_MEMO.signers, key, found)
     try:
-        digest_name = _memo_algorithm(sd.digest_algorithm)
-        kind = _memo_signature_algorithm(sd.signature_algorithm)[0]
+        digest_name = digest_algorithm(sd.digest_algorithm)
+        kind = signature_algorithm(sd.signature_algorithm)[0]
     except (ValueError, TypeError, KeyError) as exc:
         raise CmsFormatError(f"unreadable algorithm identifier: {exc}") from exc
     content_type = _CONTENT_TYPES.get(sd.content_type) or _oid_text(sd.content_type)
@@ -303,14 +263,67 @@ def check_signed_data(
         content_type=content_type,
         signature_value=sd.signature,
         encap_content=sd.econtent,
+        signed_attributes=bool(sd.signed_attrs),
     )
     if idx is None:
         check.problems.append("the signer's certificate is not in the signature")
-    attrs_der = sd.signed_attrs
-    if not attrs_der:
-        # Without signed attributes the signature is over the content itself; PDF
-        # signatures and time-stamps always carry them (ETSI EN 319 122-1 §5.1).
-        raise CmsFormatError("no signed attributes")
+    if content_digest is not None and check.encap_content is not None:
+        if check.encap_content or content_type != "data":
+            # RFC 5652 §5.2: a detached signature has no eContent; pyHanko refuses one
+            # too (FORMAT_FAILURE), and what would it mean next to the /ByteRange?
+            raise CmsFormatError("a detached signature with encapsulated content")
+        # An empty eContent says nothing: Adobe Acrobat and Foxit read such a signature
+        # as detached, so does signsvc (pyHanko refuses it), and says so.
+        check.encap_content = None
+        check.notes.append("an empty eContent in a detached signature (read as detached)")
+    if check.encap_content is not None:
+        expected = digest(digest_name, check.encap_content)
+    elif content_digest is not None:
+        expected = content_digest(digest_name)
+    else:
+        raise CmsFormatError("no content to check the signature against")
+    index: dict[bytes, bytes] = {}
+    if sd.signed_attrs:
+        index = _check_attributes(check, sd.signed_attrs, sd.content_type, expected)
+        eddsa_digest = EDDSA_DIGEST.get(kind)
+        if eddsa_digest is not None and digest_name != eddsa_digest:
+            check.algorithm_problem = (
+                f"{kind} with the digest {digest_name}: RFC 8419 §3 requires "
+                f"{eddsa_digest}")
+            check.problems.append(check.algorithm_problem)
+    elif content_type == "tst_info":
+        raise CmsFormatError("a time-stamp token without signed attributes (RFC 3161 "
+                             "§2.4.2 requires them)")
+    else:
+        check.notes.append("signed without signed attributes: the signature is over "
+                           "the signed bytes themselves (RFC 5652 §5.4)")
+        check.digest_ok = True  # no messageDigest to compare; the signature decides
+    if check.signer_cert is not None:
+        try:
+            public_key(check.signer_cert)
+        except KeyLoadError as exc:
+            check.key_problem = str(exc)
+            check.problems.append(check.key_problem)
+    if check.signer_cert is not None and check.key_problem is None:
+        if sd.signed_attrs:
+            # RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF.
+            _verify_signature(check, sd.signature_algorithm,
+                              b"\x31" + sd.signed_attrs[1:], False)
+            _check_ess(check, index)
+        else:
+            _verify_content(check, sd.signature_algorithm, content_digest, content)
+    if sd.unsigned_attrs:
+        check.timestamp_token = _attr(_index(sd.unsigned_attrs), "signature_time_stamp_token")
+    check.crls.extend(sd.crls)
+    archival = _attr(index, ADBE_REVOCATION)
+    if archival is not None:
+        _adbe_revocation(archival, check)
+    return check
+
+
+def _check_attributes(check: CmsCheck, attrs_der: bytes, content_type: bytes,
+                      expected: bytes) -> dict[bytes, bytes]:
+    """messageDigest and contentType against the content, and the signingTime."""
     index = _index(attrs_der)
     md_der = _attr(index, "message_digest")
     ct = _attr(index, "content_type")
@@ -320,15 +333,9 @@ def check_signed_data(
     if tag != 0x04:
         raise CmsFormatError("messageDigest is not an OCTET STRING")
     md = md_der[start:end]
-    ct_ok = ct == sd.content_type
+    ct_ok = ct == content_type
     if not ct_ok:
         check.problems.append("contentType attribute differs from the encapsulated type")
-    if content_digest is not None and check.encap_content is None:
-        expected = content_digest(digest_name)
-    elif check.encap_content is not None:
-        expected = digest(digest_name, check.encap_content)
-    else:
-        raise CmsFormatError("no content to check the messageDigest against")
     check.digest_ok = md == expected and ct_ok
     if md != expected:
         check.problems.append("the messageDigest does not match the signed bytes")
@@ -338,35 +345,91 @@ def check_signed_data(
             check.signing_time = cms.Time.load(st).native.astimezone(UTC)
         except (ValueError, TypeError, AttributeError):
             check.problems.append("unreadable signingTime attribute (ignored)")
-    if check.signer_cert is not None:
-        # RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF.
-        signed = b"\x31" + attrs_der[1:]
-        try:
-            verify_raw(check.signer_cert, sd.signature_algorithm, digest_name,
-                       check.signature_value, signed)
-            check.signature_ok = True
-        except (InvalidSignature, UnsupportedAlgorithm, ValueError, KeyError) as exc:
-            check.problems.append(f"the CMS signature does not verify ({exc or 'invalid'})")
-        signer_der = check.signer_cert.public_bytes(Encoding.DER)
-        # Key by both attribute bytes: which one is present matters (v2 wins).
-        ess_key = (_attr(index, "signing_certificate_v2") or b"",
-                   _attr(index, "signing_certificate") or b"", signer_der)
-        if ess_key in _MEMO.ess:
-            check.signing_certificate_ok = _MEMO.ess[ess_key]
-        else:
-            check.signing_certificate_ok = _MEMO.remember(
-                _MEMO.ess, ess_key, _ess_matches(index, signer_der, check.signer_cert))
-        if check.signing_certificate_ok is False:
-            check.problems.append(
-                "the signing-certificate attribute names another certificate"
-            )
-    if sd.unsigned_attrs:
-        check.timestamp_token = _attr(_index(sd.unsigned_attrs), "signature_time_stamp_token")
-    check.crls.extend(sd.crls)
-    archival = _attr(index, ADBE_REVOCATION)
-    if archival is not None:
-        _adbe_revocation(archival, check)
-    return check
+    return index
+
+
+def _verify_signature(check: CmsCheck, algorithm: bytes, data: bytes, prehashed: bool) -> bool:
+    assert check.signer_cert is not None
+    try:
+        verify_raw(check.signer_cert, algorithm, check.digest_algorithm,
+                   check.signature_value, data, prehashed=prehashed)
+        check.signature_ok = True
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, KeyError) as exc:
+        check.problems.append(f"the CMS signature does not verify ({exc or 'invalid'})")
+    return check.signature_ok
+
+
+def _verify_content(
+    check: CmsCheck, algorithm: bytes, content_digest: Callable[[str], bytes] | None,
+    content: Callable[[], bytes] | None,
+) -> None:
+    """RFC 5652 §5.4 without signed attributes: the signature is over the content
+    (the eContent of ``adbe.pkcs7.sha1``, else the detached bytes)."""
+    assert check.signer_cert is not None
+    try:
+        hash_used = message_hash(algorithm, check.digest_algorithm)
+    except CmsFormatError as exc:
+        check.problems.append(f"the CMS signature does not verify ({exc})")
+        return
+    if check.encap_content is not None:
+        _verify_signature(check, algorithm, check.encap_content, False)
+        if not check.signature_ok and hash_used is not None:
+            _signed_other_digest(check, hash_used, digest(hash_used, check.encap_content))
+        return
+    assert content_digest is not None
+    if hash_used is None:
+        if content is None:
+            check.problems.append(f"{check.signature_algorithm} without signed "
+                                  "attributes needs the signed bytes, which were not given")
+            return
+        _verify_signature(check, algorithm, content(), False)
+        return
+    if hash_used in DIGEST_ONLY:
+        check.problems.append(f"the CMS signature does not verify ({hash_used} cannot "
+                              "be pre-hashed)")
+        return
+    expected = content_digest(hash_used)
+    if not _verify_signature(check, algorithm, expected, True):
+        _signed_other_digest(check, hash_used, expected)
+
+
+def _signed_other_digest(check: CmsCheck, hash_used: str, expected: bytes) -> None:
+    """Tell a changed document from a wrong key where the scheme allows it: an RSA
+    PKCS#1 v1.5 signature gives back the DigestInfo it signed (RFC 8017 §8.2.2).
+    A readable one with another digest is a HASH_FAILURE; the verdict still rests on
+    the strict verification that failed, never on this lenient read."""
+    assert check.signer_cert is not None
+    key = public_key(check.signer_cert)
+    if check.signature_algorithm != "rsassa_pkcs1v15" or not isinstance(key, rsa.RSAPublicKey):
+        return
+    try:
+        info = algos.DigestInfo.load(
+            key.recover_data_from_signature(check.signature_value, padding.PKCS1v15(), None))
+        signed = info["digest"].native
+        if hash_name(info["digest_algorithm"]["algorithm"].native) != hash_used:
+            return
+    except (InvalidSignature, ValueError, TypeError, KeyError, CmsFormatError):
+        return
+    if signed != expected:
+        check.digest_ok = False
+        check.signature_ok = True
+        check.problems[-1] = ("the signature is over another digest than that of the "
+                              "signed bytes")
+
+
+def _check_ess(check: CmsCheck, index: dict[bytes, bytes]) -> None:
+    assert check.signer_cert is not None
+    signer_der = check.signer_cert.public_bytes(Encoding.DER)
+    # Key by both attribute bytes: which one is present matters (v2 wins).
+    ess_key = (_attr(index, "signing_certificate_v2") or b"",
+               _attr(index, "signing_certificate") or b"", signer_der)
+    if ess_key in _MEMO.ess:
+        check.signing_certificate_ok = _MEMO.ess[ess_key]
+    else:
+        check.signing_certificate_ok = _MEMO.remember(
+            _MEMO.ess, ess_key, _ess_matches(index, signer_der, check.signer_cert))
+    if check.signing_certificate_ok is False:
+        check.problems.append("the signing-certificate attribute names another certificate")
 
 
 def _oid_text(der: bytes) -> str:

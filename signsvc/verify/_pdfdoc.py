@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from signsvc.verify._budget import MAX_DECODED, Budget
+from signsvc.verify._pdfcrypt import PdfCryptError, PdfPasswordError, open_crypt
 from signsvc.verify._pdffilters import MAX_STREAM
 from signsvc.verify._pdfscan import (
     MAX_FIELDS,
@@ -85,14 +86,28 @@ class DocView:
     notes: list[str] = field(default_factory=list)
     budget: Budget = field(default_factory=Budget)
     """The document's time and size budget (what read it, and what analyses it)."""
+    undecrypted: str | None = None
+    """Why an encrypted document's strings and streams could not be decrypted (the
+    password is not known, or certificate encryption); None when they were, or when
+    the document is not encrypted. Integrity is checked all the same (ISO 32000-2
+    §7.6.2: a signature's ``/Contents`` is not encrypted); what changed after signing
+    cannot be analysed."""
+    password: str | None = field(default=None, repr=False, compare=False)
+    """The password that opened an encrypted document ("" for the empty user one)."""
     _reader: Any = None
     _changes: Any = None
     """The strict reader's difference analysis, made once (see :func:`modifications`)."""
 
     def pyhanko_reader(self) -> Any:
-        """pyHanko's reader over the same bytes, opened once per document."""
+        """pyHanko's reader over the same bytes, opened (and decrypted) once per
+        document; raises :class:`UnreadablePdfError` when it cannot be decrypted."""
         if self._reader is None:
-            self._reader = _pyhanko_reader(self.data)
+            if self.undecrypted is not None:
+                raise UnreadablePdfError(f"could not analyse changes: {self.undecrypted}")
+            reader = _pyhanko_reader(self.data)
+            if reader.encrypted:
+                _decrypt_pyhanko(reader, [self.password or ""])
+            self._reader = reader
         return self._reader
 
 
@@ -151,31 +166,72 @@ def _dss_fast(pdf: ScannedPdf, view: DocView) -> None:
                 out.append(stream.decode(pdf.budget))
 
 
-def _read_fast(data: bytes, budget: Budget) -> DocView:
+def _read_fast(data: bytes, budget: Budget, password: str | None = None) -> DocView:
     pdf = scan(data, budget)
+    undecrypted = None
+    crypt = None
     if pdf.encrypted:
-        raise UnreadablePdfError("the PDF is encrypted; signatures in encrypted PDFs are "
-                                 "not verified (decrypt it first)")
+        try:
+            crypt = pdf.crypt = open_crypt(pdf, password)
+        except PdfCryptError as exc:
+            # Integrity needs no password: a signature's /Contents is stored in clear
+            # (ISO 32000-2 §7.6.2) and /ByteRange is numbers. Field names, /M and the
+            # DSS streams are encrypted and stay unread.
+            undecrypted = str(exc) + (" (give it with --pdf-password-env)"
+                                      if isinstance(exc, PdfPasswordError) else "")
     try:
         fields = pdf.signature_fields()
         view = DocView(data, [], _revision_ends(pdf), len(pdf.revisions), scanned=pdf,
-                       budget=budget)
+                       budget=budget, undecrypted=undecrypted,
+                       password=crypt.password if crypt is not None else None)
         for f in fields:
             sig = f.sig
             view.signatures.append(SigEntry(
-                name=f.name,
+                name=f.name if undecrypted is None else _encrypted_name(f.field_ref),
                 sig_type=_str(sig.get("Type")),
                 sub_filter=_str(sig.get("SubFilter")),
                 byte_range=sig.get("ByteRange"),
                 contents=sig.get("Contents"),
                 contents_span=f.contents_span,
-                m=_str(sig.get("M")),
+                m=_str(sig.get("M")) if undecrypted is None else None,
                 problem=f.problem,
             ))
-        _dss_fast(pdf, view)
+        if undecrypted is None:
+            _dss_fast(pdf, view)
+        else:
+            view.notes.append(f"{undecrypted}; field names and the validation data (DSS) "
+                              "were not read")
+        if crypt is not None and crypt.note is not None:
+            view.notes.append(crypt.note)
     except (IndexError, ValueError, TypeError, RecursionError) as exc:
         raise PdfSyntaxError(f"unreadable structure: {exc}") from exc
     return view
+
+
+def _encrypted_name(ref: Ref | None) -> str:
+    """What stands for a field's name (an encrypted string) without the password."""
+    where = f", object {ref.num} {ref.gen}" if ref is not None else ""
+    return f"(encrypted field name{where})"
+
+
+def _decrypt_pyhanko(reader: Any, candidates: list[str]) -> str:
+    """Open pyHanko's ``reader`` with the first password that works, and return it."""
+    from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
+
+    try:
+        handler = reader.security_handler
+    except Exception as exc:
+        raise UnreadablePdfError(f"cannot decrypt ({exc})") from exc
+    if not isinstance(handler, StandardSecurityHandler):
+        raise UnreadablePdfError("cannot decrypt (certificate-encrypted PDF)")
+    for password in candidates:
+        try:
+            if reader.decrypt(password).status is not AuthStatus.FAILED:
+                return password
+        except Exception:  # /Perms that does not decrypt, a password not in PDFDocEncoding
+            continue
+    raise UnreadablePdfError("the document is encrypted and the password is not known "
+                             "(give it with --pdf-password-env)")
 
 
 def _guard_pyhanko_predictor() -> None:
@@ -220,31 +276,37 @@ def _pyhanko_reader(data: bytes) -> Any:
     return PdfFileReader(io.BytesIO(data), strict=True, decode_limits=limits)
 
 
-def _read_pyhanko(data: bytes, why: str, budget: Budget) -> DocView:
+def _read_pyhanko(data: bytes, why: str, budget: Budget, password: str | None = None
+                  ) -> DocView:
     """The document through pyHanko's reader, stopped at ``budget``'s deadline."""
     budget.stage = f"reading the document with pyHanko's reader (the strict reader: {why})"
     with budget.foreign():
-        return _read_pyhanko_unguarded(data, why, budget)
+        return _read_pyhanko_unguarded(data, why, budget, password)
 
 
-def _read_pyhanko_unguarded(data: bytes, why: str, budget: Budget) -> DocView:
+def _read_pyhanko_unguarded(data: bytes, why: str, budget: Budget,
+                            password: str | None = None) -> DocView:
     from pyhanko.pdf_utils import generic
     from pyhanko.sign.fields import enumerate_sig_fields
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
     try:
         reader = _pyhanko_reader(data)
+        opened = None
         if reader.encrypted:
-            raise UnreadablePdfError("the PDF is encrypted; signatures in encrypted PDFs "
-                                     "are not verified (decrypt it first)")
+            # The same order as the strict reader: the password given, then the empty
+            # user password.
+            opened = _decrypt_pyhanko(reader, ([password] if password else []) + [""])
         view = DocView(data, [], None, reader.xrefs.total_revisions, _reader=reader,
-                       fallback_reason=why, budget=budget)
+                       fallback_reason=why, budget=budget, password=opened)
         view.notes.append(f"read with pyHanko's reader ({why})")
         for name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
             sig = sig_obj.get_object()
             if not isinstance(sig, generic.DictionaryObject):
                 raise UnreadablePdfError(f"signature field {name}: /V is not a dictionary")
-            contents = sig.get("/Contents")
+            # ISO 32000-2 §7.6.2: /Contents is stored in clear, so read it undecrypted.
+            contents = (sig.raw_get("/Contents", decrypt=generic.EncryptedObjAccess.RAW)
+                        if opened is not None and "/Contents" in sig else sig.get("/Contents"))
             br = sig.get("/ByteRange")
             entry = SigEntry(
                 name=name,
@@ -279,18 +341,25 @@ def _read_pyhanko_unguarded(data: bytes, why: str, budget: Budget) -> DocView:
     return view
 
 
-def read_document(data: bytes, budget: Budget | None = None) -> DocView:
+def read_document(data: bytes, budget: Budget | None = None, password: str | None = None
+                  ) -> DocView:
     """Read the signatures of ``data``; raises :class:`UnreadablePdfError`, or a
-    :class:`~signsvc.verify._budget.DocumentLimitError` past ``budget``."""
+    :class:`~signsvc.verify._budget.DocumentLimitError` past ``budget``.
+
+    An encrypted document is opened with ``password`` (user or owner), else with the
+    empty user password; when neither opens it, its signatures are still read (their
+    ``/Contents`` is not encrypted) and :attr:`DocView.undecrypted` says why the rest
+    was not.
+    """
     budget = budget if budget is not None else Budget()
     if not data.lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
         raise UnreadablePdfError("not a PDF (no %PDF- header)")
     try:
-        return _read_fast(data, budget)
+        return _read_fast(data, budget, password)
     except PdfLimitError as exc:
         raise UnreadablePdfError(f"refused: {exc}") from exc
     except PdfSyntaxError as exc:
-        return _read_pyhanko(data, str(exc), budget)
+        return _read_pyhanko(data, str(exc), budget, password)
 
 
 def unreferenced_objects(view: DocView, start: int) -> list[str]:
@@ -400,6 +469,11 @@ def modifications(view: DocView, entry: SigEntry) -> Modification:
     of the analysis itself, is DISALLOWED: a verifier that fails open is how shadow
     attacks worked (Mainka et al., NDSS 2021).
     """
+    if view.undecrypted is not None:
+        # Field names, values and streams are ciphertext: comparing them would judge
+        # bytes no viewer shows. Never "modified" for what could not be read.
+        return Modification(ModificationLevel.UNKNOWN,
+                            (f"could not analyse changes: {view.undecrypted}",))
     pdf = view.scanned
     if pdf is None or view.revision_ends is None:
         return pyhanko_modifications(view, entry)

@@ -28,7 +28,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from signsvc.verify._budget import MAX_OBJECTS, Budget
 from signsvc.verify._pdffilters import MAX_STREAM, PdfLimitError, PdfSyntaxError, decode
@@ -92,16 +92,19 @@ class Stream:
 
     dict: PdfDict
     raw: bytes
+    filters: tuple[Any, Any] | None = None
+    """``/Filter`` and ``/DecodeParms`` to decode with when not the dictionary's: a
+    decrypted stream's, without its ``/Crypt`` filter (ISO 32000-2 §7.4.10)."""
 
     def decode(self, budget: Budget | None = None) -> bytes:
         """The decoded data (ISO 32000-1 §7.4): the standard non-image filters, chained;
         counted against ``budget`` (its deadline and decoded bytes), when given."""
+        filters, parms = self.filters or (self.dict.get("Filter"), self.dict.get("DecodeParms"))
         if budget is None:
-            return decode(self.raw, self.dict.get("Filter"), self.dict.get("DecodeParms"))
+            return decode(self.raw, filters, parms)
         cap = budget.decoded_cap(MAX_STREAM)
         try:
-            out = decode(self.raw, self.dict.get("Filter"), self.dict.get("DecodeParms"),
-                         limit=cap, check=budget.check)
+            out = decode(self.raw, filters, parms, limit=cap, check=budget.check)
         except PdfLimitError:
             if cap < MAX_STREAM:  # what was left of the document's budget, not the stream's
                 budget.spend_decoded(cap + 1)
@@ -363,6 +366,12 @@ class SignatureField:
     problem: str | None = None
 
 
+class Decrypting(Protocol):
+    """What decrypts an encrypted file's objects (:class:`signsvc.verify._pdfcrypt.Decryptor`)."""
+
+    def decrypt_object(self, num: int, gen: int, value: Any) -> Any: ...
+
+
 class ScannedPdf:
     """A PDF read from bytes: revisions, objects by reference, signature fields."""
 
@@ -377,6 +386,10 @@ class ScannedPdf:
         self._walked = 0
         self._opening: set[int] = set()
         """Object streams being opened (one that needs itself to be read is refused)."""
+        self.crypt: Decrypting | None = None
+        """Set by the caller right after reading an encrypted file (before any object is
+        read: :func:`signsvc.verify._pdfcrypt.open_crypt`); objects read then come out
+        with their strings and stream data decrypted."""
         self.revisions = self._read_revisions()
         self.trailer = self.revisions[-1].trailer
 
@@ -531,7 +544,11 @@ class ScannedPdf:
             end = self.lexer.skip(i + length)
             if not data.startswith(b"endstream", end):
                 raise PdfSyntaxError(f"stream object {num}: endstream not where /Length says")
-            return num, gen, Stream(value, raw)
+            value = Stream(value, raw)
+        if self.crypt is not None:
+            # Objects in an object stream are not decrypted here: the stream was.
+            self.budget.check()
+            value = self.crypt.decrypt_object(num, gen, value)
         return num, gen, value
 
     def get(self, ref: Ref) -> Any:

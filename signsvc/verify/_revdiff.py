@@ -48,7 +48,9 @@ MAX_COMPARE_DEPTH = 128
 """Nesting a comparison follows (the reader itself caps one object at 64)."""
 
 _TRAILER_FREE = frozenset({"Size", "Prev", "XRefStm", "ID", "Info", "Root", "Type", "W",
-                           "Index", "Length", "Filter", "DecodeParms"})
+                           "Index", "Length", "Filter", "DecodeParms", "AuthCode"})
+"""Trailer keys an update rewrites: the cross-reference bookkeeping, the file
+identifier, and ``/AuthCode`` (ISO/TS 32004 file MAC, new with every update)."""
 _CATALOG_ROLES = frozenset({"Pages", "AcroForm", "StructTreeRoot", "DSS", "Perms"})
 _CATALOG_FREE = {
     "Metadata": "metadata", "PieceInfo": "metadata", "Extensions": "metadata",

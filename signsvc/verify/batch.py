@@ -23,6 +23,7 @@ did.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import stat
@@ -108,13 +109,15 @@ def verify_batch(
     store: VerifyStore | str | os.PathLike[str] | None = None,
     progress: Callable[[DocumentResult], None] | None = None,
     cache: ValidationCache | None = None,
+    pdf_password: str | None = None,
 ) -> list[DocumentResult]:
     """Verify every document; see :func:`verify_iter` (this collects its results, in
     the order they finished)."""
     return list(verify_iter(
         paths, trust=trust, jobs=jobs, executor=executor, at=at, policy=policy,
         revocation=revocation, online=online, timeout=timeout, memory_limit=memory_limit,
-        resume=resume, store=store, progress=progress, cache=cache))
+        resume=resume, store=store, progress=progress, cache=cache,
+        pdf_password=pdf_password))
 
 
 def verify_iter(
@@ -133,13 +136,16 @@ def verify_iter(
     store: VerifyStore | str | os.PathLike[str] | None = None,
     progress: Callable[[DocumentResult], None] | None = None,
     cache: ValidationCache | None = None,
+    pdf_password: str | None = None,
 ) -> Generator[DocumentResult, None, None]:
     """Verify every document, yielding each result as soon as it is final (and stored).
 
     Args:
         paths: PDF files (:func:`collect_pdfs` expands directories).
-        trust, at, policy, revocation, online, cache: as for
-            :func:`signsvc.verify.verify_pdf`, the same for every document.
+        trust, at, policy, revocation, online, cache, pdf_password: as for
+            :func:`signsvc.verify.verify_pdf`, the same for every document (the
+            password reaches the forked workers in memory; it is never logged, nor
+            written to the store or a report).
         jobs: worker processes (default :func:`default_jobs`).
         executor: "process" (default where fork exists) verifies in forked workers,
             which is what enforces ``timeout`` and ``memory_limit``, even with one job;
@@ -183,9 +189,15 @@ def verify_iter(
 
     verify_one: VerifyOne = functools.partial(
         verify_pdf, trust=trust, at=at, policy=policy, online=online, cache=cache,
-        # verify_pdf checks the value (ValidationSetupError); here it is only passed on.
-        revocation=revocation)
+        # verify_pdf checks these values (ValidationSetupError); here they are passed on.
+        revocation=revocation,
+        pdf_password=_Hidden(pdf_password) if pdf_password is not None else None)
     params = params_key(trust, at=at, policy=policy, revocation=revocation, online=online)
+    if pdf_password is not None:
+        # A run with a password may open what one without could not: its results are
+        # not the same. Only the fact that one was given is mixed in, never the
+        # password or a hash of it (a stored hash would be a password to brute-force).
+        params = hashlib.sha256(f"{params}/pdf-password-given".encode()).hexdigest()
     return _run(paths, verify_one, jobs=jobs, executor=executor, timeout=timeout,
                 memory_limit=memory_limit, resume=resume, store=store, params=params,
                 progress=progress)
@@ -265,6 +277,15 @@ def _plan(position: int, path: Path) -> tuple[Job, DocumentResult | None]:
         return job, error_result(path, "not a regular file", "BadInputError",
                                  size=info.st_size)
     return job, None
+
+
+class _Hidden(str):
+    """A password that a repr does not show (the partial above, a traceback's locals)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<hidden>'"
 
 
 class _Inline:

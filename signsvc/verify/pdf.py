@@ -16,9 +16,27 @@ How a signature is judged (ETSI EN 319 102-1 §5.3 basic validation, §5.5 with 
    gap between its two parts is exactly this signature's ``/Contents`` hex string —
    otherwise TOTAL-FAILED/FORMAT_FAILURE (universal signature forgery and signature
    wrapping, Mladenov et al., CCS 2019).
-2. The CMS container: messageDigest against the ``/ByteRange`` bytes (HASH_FAILURE),
-   the signature over the signed attributes (SIG_CRYPTO_FAILURE), the ESS
-   signing-certificate attribute (INDETERMINATE/NO_SIGNING_CERTIFICATE_FOUND).
+2. The signature value, as the SubFilter defines it (``_read_signature``):
+   ``adbe.pkcs7.detached`` / ``ETSI.CAdES.detached`` sign the ``/ByteRange`` bytes
+   (an empty eContent is read as detached, as Adobe Acrobat and Foxit do, with a
+   note; any other eContent is FORMAT_FAILURE, as pyHanko rules); ``adbe.pkcs7.sha1``
+   encapsulates their SHA-1 (the document digest the policy judges is SHA-1);
+   ``adbe.x509.rsa_sha1`` is a bare PKCS#1 signature with the chain in ``/Cert``
+   (ISO 32000-1 §12.8.3.2). With signed attributes the messageDigest must match the
+   digest of the signed content, and the signature is over the attributes; without
+   them (RFC 5652 §5.4, noted in ``notes``) the signature is over the content itself.
+   Verdicts: a digest that does not match is HASH_FAILURE (without signed attributes
+   an RSA PKCS#1 v1.5 signature still tells it, since it gives back the digest it
+   signed; an ECDSA, PSS or EdDSA one cannot, and a changed document is then a
+   SIG_CRYPTO_FAILURE, like a wrong key); a signature that does not verify is
+   SIG_CRYPTO_FAILURE; a container that cannot be parsed, an unsupported SubFilter
+   or digest, eContent in a detached signature, or a time-stamp token without signed
+   attributes is FORMAT_FAILURE; a signer key cryptography cannot load is
+   INDETERMINATE/CERTIFICATE_CHAIN_GENERAL_FAILURE (not checked, not failed); Ed448
+   with a digest other than SHAKE256 (RFC 8419 §3) is
+   INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE, as pyHanko rules; the ESS
+   signing-certificate attribute naming another certificate is
+   INDETERMINATE/NO_SIGNING_CERTIFICATE_FOUND.
 3. Coverage: the whole file, or a whole earlier revision whose later updates pyHanko's
    difference analysis classifies (:func:`signsvc.verify._pdfdoc.modifications`) and in
    which every appended object is referenced by a cross-reference section. A
@@ -54,7 +72,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -94,6 +112,7 @@ from signsvc.verify._pdfdoc import (
     unreferenced_objects,
 )
 from signsvc.verify._pdffilters import PdfLimitError, PdfSyntaxError
+from signsvc.verify._x509rsa import check_x509_rsa_sha1, signature_certificates
 from signsvc.verify.results import (
     CertificateSummary,
     Coverage,
@@ -111,7 +130,7 @@ from signsvc.verify.results import (
 __all__ = ["verify_pdf"]
 TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
 SIGNATURE_SUBFILTERS = frozenset({"adbe.pkcs7.detached", "ETSI.CAdES.detached",
-                                  "adbe.pkcs7.sha1"})
+                                  "adbe.pkcs7.sha1", "adbe.x509.rsa_sha1"})
 TIMESTAMP_SUBFILTERS = frozenset({"ETSI.RFC3161"})
 _HEX_DIGITS = b"0123456789ABCDEFabcdef"
 _CACHE_LIMIT = 4096
@@ -163,6 +182,7 @@ def verify_pdf(
     cache: ValidationCache | None = None,
     fetcher: RevocationFetcher | None = None,
     time_limit: float | None = DEFAULT_TIME_LIMIT,
+    pdf_password: str | None = None,
 ) -> DocumentResult:
     """Verify every signature of one PDF.
 
@@ -179,9 +199,12 @@ def verify_pdf(
         time_limit: seconds this document may take (None: no limit); past it the
             result is INDETERMINATE with ``error_type`` "TimeoutError". Time spent
             fetching revocation data counts (a fetch under way runs to its own timeout).
+        pdf_password: the user or owner password of an encrypted PDF (default: the
+            empty user password); without one that opens it, integrity is still checked
+            but changes after signing are not analysed.
 
     Returns:
-        The verdict; bad input (not a PDF, encrypted, unreadable) is a
+        The verdict; bad input (not a PDF, unreadable) is a
         :class:`~signsvc.verify.results.DocumentResult` with ``error`` set.
 
     Raises:
@@ -194,6 +217,8 @@ def verify_pdf(
         raise ValidationSetupError("expected an aware datetime", argument="at")
     if revocation not in ("hard-fail", "soft-fail", "off"):
         raise ValidationSetupError(f"unknown mode {revocation!r}", argument="revocation")
+    if pdf_password is not None and not isinstance(pdf_password, str):
+        raise ValidationSetupError("expected a str or None", argument="pdf_password")
     if time_limit is not None and (isinstance(time_limit, bool)
                                    or not isinstance(time_limit, int | float)
                                    or not time_limit > 0):
@@ -213,7 +238,7 @@ def verify_pdf(
     try:
         return _verify_document(path, data, hashes, budget, now, started, trust=trust,
                                 policy=resolved, revocation=revocation, online=online,
-                                cache=cache, fetcher=fetcher)
+                                cache=cache, fetcher=fetcher, pdf_password=pdf_password)
     except DocumentLimitError as exc:
         # Named as the batch's watchdog names the same outcomes: TimeoutError, and
         # MemoryError (after which a batch worker hands over to a fresh process).
@@ -243,10 +268,10 @@ def _verify_document(
     path: Path, data: bytes, hashes: _Hashes, budget: Budget, now: datetime,
     started: float, *, trust: TrustStore, policy: ValidationPolicy,
     revocation: RevocationMode, online: bool, cache: ValidationCache | None,
-    fetcher: RevocationFetcher | None,
+    fetcher: RevocationFetcher | None, pdf_password: str | None = None,
 ) -> DocumentResult:
     try:
-        view = read_document(data, budget)
+        view = read_document(data, budget, password=pdf_password)
     except UnreadablePdfError as exc:
         return _failed_document(path, now, started, str(exc), "BadInputError",
                                 sha256=hashes.file_sha256(), size=len(data))
@@ -425,25 +450,12 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
     def range_digest(name: str) -> bytes:
         return hashes.range_digest(name, len1, start2, len2)
 
+    def signed_bytes() -> bytes:
+        return data[:len1] + data[start2 : start2 + len2]
+
     try:
-        check = check_signed_data(load_signed_data(contents),
-                                  None if is_ts else range_digest, DEFAULT_CACHE.certificate)
-        if check.content_type != ("tst_info" if is_ts else "data"):
-            raise CmsFormatError(f"encapsulated content type {check.content_type}")
-        digest_ok = check.digest_ok
-        if is_ts:
-            info = tst_info(check)
-            if info.imprint != range_digest(info.imprint_algorithm):
-                digest_ok = False
-                check.problems.append("the time-stamp's message imprint does not match "
-                                      "the signed bytes")
-        elif entry.sub_filter == "adbe.pkcs7.sha1":
-            if check.encap_content != range_digest("sha1"):
-                digest_ok = False
-                check.problems.append("the encapsulated SHA-1 does not match the signed "
-                                      "bytes")
-        elif check.encap_content is not None:
-            raise CmsFormatError("a detached signature with encapsulated content")
+        check, digest_ok = _read_signature(view, entry, contents, is_ts, range_digest,
+                                           signed_bytes)
     except CmsFormatError as exc:
         return failed(SubIndication.FORMAT_FAILURE, f"unreadable signature: {exc}",
                       byte_range=byte_range)
@@ -458,7 +470,7 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
     crls = ctx.crls + [c for c in (_LOADER.crl(d) for d in check.crls) if c is not None]
     ocsps = ctx.ocsps + _ocsps(check.ocsps)
     pool = check.certificates + ctx.dss_certs
-    notes: list[str] = list(view.notes)
+    notes: list[str] = list(view.notes) + check.notes
     timestamp: TimestampResult | None = None
     poe = ctx.now
     if is_ts:
@@ -489,8 +501,8 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
             )
             ltv = Ltv(offline.valid, "the embedded certificates and revocation data "
                       "suffice" if offline.valid else offline.reason)
-    indication, sub, reason = _judge(check, integrity, coverage, modification, timestamp,
-                                     chain, poe, ctx, is_ts)
+    indication, sub, reason = _cms_verdict(check, _judge(
+        check, integrity, coverage, modification, timestamp, chain, poe, ctx, is_ts))
     return SignatureResult(
         field=entry.name, kind=kind, indication=indication, sub_indication=sub,
         reason=reason, signer=signer,
@@ -499,6 +511,67 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
         modification=modification, chain=chain, ltv=ltv, sub_filter=entry.sub_filter,
         byte_range=byte_range, notes=tuple(notes),
     )
+
+
+def _read_signature(
+    view: DocView, entry: SigEntry, contents: bytes, is_ts: bool,
+    range_digest: Callable[[str], bytes], signed_bytes: Callable[[], bytes],
+) -> tuple[CmsCheck, bool]:
+    """The signature value of ``entry`` checked against the signed bytes, as the
+    SubFilter defines it (ISO 32000-1 §12.8.3; ETSI EN 319 142-1 §5.1): the check and
+    whether the digest of the signed bytes matches. Raises CmsFormatError."""
+    if entry.sub_filter == "adbe.x509.rsa_sha1":
+        check = check_x509_rsa_sha1(contents, signature_certificates(view, entry.name),
+                                    range_digest, DEFAULT_CACHE.certificate)
+        return check, check.digest_ok
+    # Detached SubFilters sign the /ByteRange bytes; adbe.pkcs7.sha1 and time-stamp
+    # tokens encapsulate what they sign (the SHA-1 of the bytes, the TSTInfo).
+    detached = not is_ts and entry.sub_filter != "adbe.pkcs7.sha1"
+    check = check_signed_data(load_signed_data(contents),
+                              range_digest if detached else None, DEFAULT_CACHE.certificate,
+                              content=signed_bytes)
+    if check.content_type != ("tst_info" if is_ts else "data"):
+        raise CmsFormatError(f"encapsulated content type {check.content_type}")
+    digest_ok = check.digest_ok
+    if is_ts:
+        info = tst_info(check)
+        if info.imprint != range_digest(info.imprint_algorithm):
+            digest_ok = False
+            check.problems.append("the time-stamp's message imprint does not match "
+                                  "the signed bytes")
+    elif not detached:
+        # ISO 32000-1 §12.8.3.3.1: the eContent is the SHA-1 of the bytes, whatever
+        # digest the SignerInfo names: the document digest the policy judges is SHA-1.
+        if check.encap_content != range_digest("sha1"):
+            digest_ok = False
+            check.problems.append("the encapsulated SHA-1 does not match the signed "
+                                  "bytes")
+        if check.digest_algorithm != "sha1":
+            check.notes.append(f"adbe.pkcs7.sha1: the document digest is SHA-1; the "
+                               f"CMS digest is {check.digest_algorithm}")
+            check.digest_algorithm = "sha1"
+    return check, digest_ok
+
+
+def _cms_verdict(
+    check: CmsCheck, judged: tuple[Indication, SubIndication | None, str],
+) -> tuple[Indication, SubIndication | None, str]:
+    """What the container's cryptography could not decide, over :func:`_judge`.
+
+    A signer key cryptography cannot load leaves the signature unchecked, not failed:
+    INDETERMINATE/CERTIFICATE_CHAIN_GENERAL_FAILURE (the signer's certificate could
+    not be processed), never SIG_CRYPTO_FAILURE. A combination RFC 8419 §3 forbids
+    (Ed448 over SHA-512) is INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE, as pyHanko
+    rules, unless the signature failed on its own.
+    """
+    indication, sub, _ = judged
+    if check.key_problem is not None and sub is SubIndication.SIG_CRYPTO_FAILURE:
+        general = SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+        return general.indication, general, check.key_problem
+    if check.algorithm_problem is not None and indication is not Indication.TOTAL_FAILED:
+        constraint = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+        return constraint.indication, constraint, check.algorithm_problem
+    return judged
 
 
 def _short(value: object) -> str:
@@ -605,6 +678,8 @@ def _judge(
                    + modification.details[0])
     if integrity.signing_certificate_ok is False:
         return out(SubIndication.NO_SIGNING_CERTIFICATE_FOUND, problems)
+    if modification.level is ModificationLevel.UNKNOWN:
+        return out(SubIndication.SIGNED_DATA_NOT_FOUND, modification.details[0])
     for verdict in (ctx.policy.hash_verdict(check.digest_algorithm, at=poe),
                     ctx.policy.key_verdict(public_key(check.signer_cert), at=poe)):
         if not verdict.accepted:

@@ -184,6 +184,9 @@ class ModificationLevel(StrEnum):
     the signature's DocMDP/FieldMDP permits."""
     DISALLOWED = "disallowed"
     """Anything else: the document shown is not the one signed."""
+    UNKNOWN = "unknown"
+    """The updates could not be analysed (an encrypted document whose password is not
+    known): neither allowed nor disallowed, so the signature is INDETERMINATE."""
 
 
 @dataclass(frozen=True)
