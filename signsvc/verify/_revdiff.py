@@ -61,9 +61,6 @@ _PAGE_FREE = frozenset({"Kids", "Parent", "Annots", "PieceInfo", "LastModified",
 _FIELD_KEYS = frozenset({"FT", "T", "TU", "TM", "Ff", "V", "DV", "Kids", "Parent", "Opt",
                          "TI", "I", "MaxLen", "DA", "Q", "DS", "RV", "Lock", "SV", "AA"})
 _WIDGET_FREE = frozenset({"AP", "AS", "M"})
-_SIGNING_FREE = frozenset({"F", "MK"})
-"""What signing an empty field may change in its widget besides the appearance (Adobe
-Acrobat sets the flags; the border and colours are drawn in the new appearance)."""
 _ANNOT_FREE = frozenset({"StructParent"})
 _FORM_FREE = frozenset({"Fields", "DR", "SigFlags", "NeedAppearances", "DA"})
 _STRUCT_FREE = frozenset({"K", "ParentTree", "ParentTreeNextKey", "IDTree"})
@@ -245,7 +242,7 @@ class _Compare:
             if f.ft != "Sig":
                 t.problems.append(f"form field {name!r} added")
             elif f.node.get("V") is None:
-                if any(_visible(self.new.resolve(w)) for w in f.widgets):
+                if any(_visible(self.new, self.new.resolve(w)) for w in f.widgets):
                     # The sneaky signature attack: nobody signs it, its look is shown.
                     t.problems.append(f"an unsigned signature field {name!r} with a "
                                       "visible appearance added")
@@ -258,18 +255,20 @@ class _Compare:
 
     def _field(self, name: str, fa: _Field, fb: _Field) -> None:
         t = self.t
-        keys = set(fa.node) | set(fb.node)
-        field_only = frozenset(k for k in keys if k not in _FIELD_KEYS) | {"V", "Kids",
-                                                                        "Parent"}
-        for k in self.differing(fa.node, fb.node, field_only):
-            t.problems.append(f"form field {name!r}: /{k} changed")
         va, vb = fa.node.get("V"), fb.node.get("V")
         value_changed = not self.same(va, vb)
-        if fb.ft == "Sig":
-            if va is None and vb is not None:
-                t.signed[name] = _is_timestamp(self.new.resolve(vb))
-            elif value_changed:
-                t.problems.append(f"signature {name!r} replaced or removed")
+        signing = fb.ft == "Sig" and va is None and vb is not None
+        keys = set(fa.node) | set(fb.node)
+        # Signing an empty field may set its flags, tooltip or default appearance; its
+        # name and type stay.
+        kept = frozenset({"FT", "T"}) if signing else _FIELD_KEYS
+        field_only = frozenset(k for k in keys if k not in kept) | {"V", "Kids", "Parent"}
+        for k in self.differing(fa.node, fb.node, field_only):
+            t.problems.append(f"form field {name!r}: /{k} changed")
+        if signing:
+            t.signed[name] = _is_timestamp(self.new.resolve(vb))
+        elif fb.ft == "Sig" and value_changed:
+            t.problems.append(f"signature {name!r} replaced or removed")
         elif value_changed:
             t.filled[name] = "value"
         if fa.widget_nums - fb.widget_nums or len(fa.widgets) > len(fb.widgets):
@@ -277,7 +276,7 @@ class _Compare:
             t.widgets[name] = "widgets removed"
         elif fa.widget_nums != fb.widget_nums or len(fa.widgets) != len(fb.widgets):
             t.widgets[name] = "widgets added"
-        appearance = name in t.filled or name in t.signed
+        appearance = name in t.filled
         for wa, wb in zip(fa.widgets, fb.widgets, strict=False):
             da, db = self.old.resolve(wa), self.new.resolve(wb)
             if isinstance(wa, Ref) and isinstance(wb, Ref) and wa.num != wb.num:
@@ -286,9 +285,11 @@ class _Compare:
             if not isinstance(da, dict) or not isinstance(db, dict):
                 t.widgets[name] = "a widget is not a dictionary"
                 continue
-            skip = _WIDGET_FREE | _FIELD_KEYS
             if name in t.signed:
-                skip |= _SIGNING_FREE
+                # The new signature's own look: whatever its widget shows now, that
+                # signature covers it, as it would cover a new field's.
+                continue
+            skip = _WIDGET_FREE | _FIELD_KEYS
             for k in self.differing(da, db, skip):
                 t.widgets[name] = f"widget /{k} changed"
             if not self.same_dict(da, db, frozenset(set(da) | set(db)) - {"AP", "AS"}):
@@ -513,19 +514,34 @@ def _has_role(value: Any) -> bool:
     return _role(value) is not None
 
 
-def _visible(widget: Any) -> bool:
-    """Whether a widget can show anything: an appearance, a non-empty box, not hidden
-    (ISO 32000-1 §12.5.3 flags Hidden 2, NoView 32)."""
-    if not isinstance(widget, dict) or widget.get("AP") is None:
+def _visible(view: RevisionView, widget: Any) -> bool:
+    """Whether a widget can show anything: a non-empty normal appearance, a non-empty
+    box, not hidden (ISO 32000-1 §12.5.3 flags Hidden 2, NoView 32). pyHanko and
+    Acrobat give an empty signature field an empty appearance stream."""
+    if not isinstance(widget, dict):
         return False
     flags = widget.get("F", 0)
     if type(flags) is int and flags & (2 | 32):
         return False
     rect = widget.get("Rect")
-    if not (isinstance(rect, list) and len(rect) == 4
-            and all(type(x) in (int, float) for x in rect)):
-        return True
-    return bool(rect[0] != rect[2] and rect[1] != rect[3])
+    if (isinstance(rect, list) and len(rect) == 4
+            and all(type(x) in (int, float) for x in rect)
+            and (rect[0] == rect[2] or rect[1] == rect[3])):
+        return False
+    ap = view.resolve(widget.get("AP"))
+    normal = view.resolve(ap.get("N")) if isinstance(ap, dict) else None
+    states = [normal] if isinstance(normal, Stream) else (
+        [view.resolve(v) for v in normal.values()] if isinstance(normal, dict) else [])
+    return any(not isinstance(st, Stream) or _drawn(view, st) for st in states)
+
+
+def _drawn(view: RevisionView, stream: Stream) -> bool:
+    try:
+        return bool(stream.decode(view.pdf.budget).strip())
+    except PdfLimitError:
+        raise
+    except PdfSyntaxError:
+        return True  # a filter the reader does not decode: assume it draws
 
 
 def _subtype(d: Any) -> str | None:

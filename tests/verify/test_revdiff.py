@@ -11,6 +11,7 @@ had in every revision).
 from __future__ import annotations
 
 import io
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from tests.support.attacks._base import (
     written,
 )
 from tests.support.attacks.allowed import allowed_form_fill, form_document
+from tests.support.tools import need
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +271,32 @@ def test_timestamp_and_dss_after_signing_are_allowed(tmp_path: Path, trust: Trus
         40: dss, 1: _catalog_with(signed, b" /DSS 40 0 R")}), trust)
     assert _levels(result) == [ModificationLevel.ALLOWED]
     assert "validation data (DSS)" in _details(result)
+
+
+def _sign_visible(data: bytes, field: str, box: tuple[int, int, int, int]) -> bytes:
+    """A visible signature in a new field (pyHanko draws its appearance)."""
+    w = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    fields.append_signature_field(w, fields.SigFieldSpec(field, box=box))
+    return sign(written(w), field=field, strict=False)
+
+
+def test_compressed_document_signed_three_times(tmp_path: Path, trust: TrustStore) -> None:
+    """A document rewritten by qpdf with object streams and a cross-reference stream,
+    then signed three times with visible appearances (each update adds a field, its
+    widget on the page, an appearance, fonts): every signature TOTAL-PASSED."""
+    need("qpdf")
+    plain, packed = tmp_path / "plain.pdf", tmp_path / "packed.pdf"
+    plain.write_bytes(base_document())
+    subprocess.run(["qpdf", "--object-streams=generate", str(plain), str(packed)],
+                   check=True)
+    data = packed.read_bytes()
+    assert b"/ObjStm" in data and b"/XRef" in data
+    for k, box in enumerate(((72, 600, 272, 660), (320, 600, 520, 660),
+                             (72, 500, 272, 560)), start=1):
+        data = _sign_visible(data, f"ChuKy{k}", box)
+    result = _verify(tmp_path, data, trust)
+    assert [s.integrity.intact for s in result.signatures] == [True, True, True]
+    assert _levels(result) == [ModificationLevel.ALLOWED, ModificationLevel.ALLOWED,
+                               ModificationLevel.NONE]
+    assert "signature 'ChuKy3' added" in _details(result, 0)
+    assert result.indication is Indication.TOTAL_PASSED, result.reason
