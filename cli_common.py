@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from signsvc._i18n import N_, _, ngettext, os_reason, set_language
+from signsvc._i18n import N_, _, error_text, localize, ngettext, os_reason, set_language
 from signsvc._time import as_local_input
 
 if TYPE_CHECKING:
@@ -472,9 +472,9 @@ def run(group: click.Group, argv: Sequence[str] | None) -> None:
             click.echo(_("signsvc: error: {error}").format(error=_os_error_text(exc)),
                        err=True)
         else:
-            click.echo(_("signsvc: error: {error}").format(error=exc), err=True)
+            click.echo(_("signsvc: error: {error}").format(error=error_text(exc)), err=True)
         hint = getattr(exc, "hint", None)  # e.g. drivers.ModuleLoadError.hint
         if isinstance(hint, str) and hint:
-            click.echo(_("signsvc: hint: {hint}").format(hint=hint), err=True)
+            click.echo(_("signsvc: hint: {hint}").format(hint=localize(hint)), err=True)
         sys.exit(code)
     sys.exit(returned if isinstance(returned, int) else ExitCode.OK)

@@ -41,7 +41,7 @@ from cli_common import (
     trust_option,
     verbose_option,
 )
-from signsvc._i18n import N_, _, shown_time
+from signsvc._i18n import N_, _, error_text, shown_time
 from signsvc.appearance.profiles import COPY_FORMS
 
 if TYPE_CHECKING:
@@ -304,7 +304,8 @@ def sign(
                     text = None  # said once, above
                 elif result.status is SignStatus.FAILED:
                     # The error names the file already when it is about the input.
-                    error = result.error or ""
+                    error = (error_text(result.exception) if result.exception is not None
+                             else result.error or "")
                     named = error.startswith(f"{result.input}: ")
                     text = "{status} {error}".format(
                         status=_pad(_("FAILED"), 8),

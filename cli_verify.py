@@ -40,7 +40,7 @@ from cli_common import (
     trust_option,
     verbose_option,
 )
-from signsvc._i18n import N_, _, language
+from signsvc._i18n import N_, _, language, localize
 
 if TYPE_CHECKING:
     from signsvc.pki.revocation import RevocationMode
@@ -133,17 +133,20 @@ def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
             else:
                 click.echo(_line(result, plain=plain))
         summary = journal.summary()
+        not_checked = journal.not_checked_for_revocation()
         if report is not None:
             from signsvc.verify.reports import write_report
 
             write_report(report, journal.iter_json, summary=summary,
-                         trust=[anchor.label for anchor in trust], policy=policy)
-    click.echo(_("TOTAL-PASSED {passed}, TOTAL-FAILED {failed}, INDETERMINATE "
-                 "{indeterminate}, unsigned {unsigned}, errors {errors}; store "
-                 "{store}").format(
-                     passed=summary["TOTAL-PASSED"], failed=summary["TOTAL-FAILED"],
-                     indeterminate=summary["INDETERMINATE"], unsigned=summary["unsigned"],
-                     errors=summary["error"], store=store)
+                         trust=[anchor.label for anchor in trust], policy=policy,
+                         not_checked_for_revocation=not_checked)
+    # The passed documents nobody checked for revocation are counted apart, after the
+    # categories: "TOTAL-PASSED n, TOTAL-FAILED n, ..." stays as scripts read it.
+    template = _SUMMARY_NOT_CHECKED if not_checked else _SUMMARY
+    click.echo(_(template).format(
+                   passed=summary["TOTAL-PASSED"], failed=summary["TOTAL-FAILED"],
+                   indeterminate=summary["INDETERMINATE"], unsigned=summary["unsigned"],
+                   errors=summary["error"], not_checked=not_checked, store=store)
                + (_("; report {report}").format(report=report) if report is not None
                   else ""), err=True)
     passed = summary["TOTAL-PASSED"] == sum(summary.values())
@@ -151,20 +154,54 @@ def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
 
 
 def _line(result: DocumentResult, *, plain: bool) -> str:
-    """``STATUS  PATH`` and, when not passed, why (the error, or the first reason);
-    with ``plain``, a second line saying what the verdict means in words."""
+    """``STATUS  PATH`` and, when not passed, why (the error, or the first reason),
+    when passed without a revocation check, that; with ``plain``, a second line saying
+    what the verdict means in words (and :func:`_revocation_line`)."""
     line = f"{result.indication.value:<14} {result.path}"
     reason = None if result.passed else result.error or result.reason or next(
         (s.reason for s in result.signatures if not s.passed), None)
     if reason:
-        line = f"{line}: {reason}"
+        line = f"{line}: {localize(reason)}"
+    elif not plain and result.passed and result.revocation_not_checked:
+        line = f"{line}: {_not_checked_words(result.revocation_not_checked)}"
     if not plain:
         return line
     from signsvc.verify._plain import plain_line
+    from signsvc.verify.results import ModificationLevel
 
+    first = next((s for s in result.signatures if s.indication is result.indication), None)
+    modified = (first is not None and first.modification is not None
+                and first.modification.level is ModificationLevel.DISALLOWED)
     meaning = plain_line(result.indication, result.sub_indication,
-                         unsigned=result.unsigned, unreadable=result.error is not None)
-    return f"{line}\n    => {meaning}"
+                         unsigned=result.unsigned, unreadable=result.error is not None,
+                         modified=modified)
+    return f"{line}\n    => {meaning}{_revocation_line(result)}"
+
+
+_SUMMARY = N_("TOTAL-PASSED {passed}, TOTAL-FAILED {failed}, INDETERMINATE "
+              "{indeterminate}, unsigned {unsigned}, errors {errors}; store {store}")
+_SUMMARY_NOT_CHECKED = N_(
+    "TOTAL-PASSED {passed}, TOTAL-FAILED {failed}, INDETERMINATE {indeterminate}, "
+    "unsigned {unsigned}, errors {errors}; {not_checked} TOTAL-PASSED not checked for "
+    "revocation; store {store}")
+
+
+def _not_checked_words(count: int) -> str:
+    """What ends a passed document's line when ``count`` of its signatures passed
+    without a revocation check (soft-fail without usable data, or revocation off)."""
+    if count == 1:
+        return _("not checked for revocation")
+    return _("{count} signatures not checked for revocation").format(count=count)
+
+
+def _revocation_line(result: DocumentResult) -> str:
+    """The plain line under a passed document nobody checked for revocation (the
+    first line then stays ``STATUS  PATH``, as the clerk scans it), else ""."""
+    if not (result.passed and result.revocation_not_checked):
+        return ""
+    return "\n    => " + _("Not checked for revocation: no usable CRL or OCSP data said "
+                           "whether a certificate was revoked (verify with --online, or "
+                           "sign at PAdES B-LT)")
 
 
 def _plain_lines() -> bool:

@@ -1,6 +1,7 @@
 """Batch PDF verification benchmark: signsvc against pyHanko's validator, one run.
 
     .venv/bin/python benchmarks/bench_verify.py [--docs 200] [--big-docs 50] [--many 5000]
+        [--multi 50]
 
 On documents signed at the start of the run with certs_test/ (the government official,
 RSA-2048, PAdES B-B; trust anchor TEST ONLY RootCA G2), validated at one fixed moment,
@@ -13,8 +14,10 @@ revocation soft-fail, nothing fetched:
 3. the batch as ``signsvc verify`` runs it (``verify_iter`` into a store, forked
    workers with the time and memory limits), ``--jobs 1`` and ``--jobs 2``;
 
-on one-page decisions and on 2 MB documents (a page with a 2 MB incompressible image:
-hashing and parsing dominate); then peak RSS of each signsvc case at two batch sizes
+on one-page decisions, on 2 MB documents (a page with a 2 MB incompressible image:
+hashing and parsing dominate), and on decisions signed three times, one revision per
+signature (the difference analysis of every update after the first two signatures
+dominates); then peak RSS of each signsvc case at two batch sizes
 (the larger is the one-page documents hard-linked over and over), each case in a
 fresh process, to show memory does not grow with the batch.
 
@@ -65,8 +68,9 @@ def _big_pdf(seed: int) -> bytes:
     ])
 
 
-def build_corpus(work: Path, docs: int, big_docs: int, many: int) -> None:
-    """Sign ``docs`` one-page and ``big_docs`` 2 MB documents; hard-link ``many``."""
+def build_corpus(work: Path, docs: int, big_docs: int, many: int, multi: int = 0) -> None:
+    """Sign ``docs`` one-page and ``big_docs`` 2 MB documents, ``multi`` one-page ones
+    three times; hard-link ``many``."""
     import drivers
     from signsvc.sign.pdf import sign_pdf
 
@@ -79,6 +83,15 @@ def build_corpus(work: Path, docs: int, big_docs: int, many: int) -> None:
             if name == "big":
                 source.write_bytes(_big_pdf(number))
             sign_pdf(source, work / name / f"qd-{number:04d}.pdf", key)
+    (work / "three-signatures").mkdir()
+    for number in range(multi):
+        current = work / "one-page" / f"qd-{number % max(docs, 1):04d}.pdf"
+        for k in (2, 3):
+            out = work / "three-signatures" / f"qd-{number:04d}-{k}.pdf"
+            sign_pdf(current, out, key)
+            current = out
+        current.rename(work / "three-signatures" / f"qd-{number:04d}.pdf")
+        (work / "three-signatures" / f"qd-{number:04d}-2.pdf").unlink()
     (work / "many").mkdir()
     singles = sorted((work / "one-page").iterdir())
     for number in range(many):
@@ -177,6 +190,7 @@ def main() -> int:
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--big-docs", type=int, default=50)
     parser.add_argument("--many", type=int, default=5000)
+    parser.add_argument("--multi", type=int, default=50)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -189,13 +203,14 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-verify-"))
     try:
         start = time.perf_counter()
-        build_corpus(work, args.docs, args.big_docs, args.many)
+        build_corpus(work, args.docs, args.big_docs, args.many, args.multi)
         big_size = next((work / "big").iterdir()).stat().st_size
         print(f"Signed {args.docs} one-page and {args.big_docs} {big_size / 1e6:.1f} MB "
               f"documents in {time.perf_counter() - start:.1f} s (PAdES B-B, RSA-2048); "
               f"validated at {MOMENT:%Y-%m-%d}, revocation soft-fail, offline; {os.cpu_count()} "
               "cores; each case in a fresh process\n")
-        for corpus, docs in (("one-page", args.docs), ("big", args.big_docs)):
+        for corpus, docs in (("one-page", args.docs), ("big", args.big_docs),
+                             ("three-signatures", args.multi)):
             print(f"{corpus} documents:")
             _table([_child(case, corpus, docs, work) for case in cases])
             print()

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import pkcs11.exceptions as p11e
 
+from drivers._text import text
 from drivers._types import PinFlags as PinFlags
 from drivers.errors import (
     LoginCancelledError,
@@ -147,33 +148,38 @@ def translate(
     if name in _PIN_REJECTED:
         final_try, count_low = pin_flags() if pin_flags else (None, None)
         detail = {
-            "CKR_PIN_INCORRECT": "the PIN is incorrect",
-            "CKR_PIN_INVALID": "the PIN has characters the token does not accept",
-            "CKR_PIN_LEN_RANGE": "the PIN is too long or too short for this token",
-            "CKR_PIN_EXPIRED": "the PIN has expired and must be changed",
+            "CKR_PIN_INCORRECT": text("the PIN is incorrect"),
+            "CKR_PIN_INVALID": text("the PIN has characters the token does not accept"),
+            "CKR_PIN_LEN_RANGE": text("the PIN is too long or too short for this token"),
+            "CKR_PIN_EXPIRED": text("the PIN has expired and must be changed"),
         }[name]
         if final_try:
-            detail += "; the next wrong PIN will LOCK the token"
+            detail = text("{detail}; the next wrong PIN will LOCK the token", detail=detail)
         elif count_low:
-            detail += "; few tries are left before the token locks"
+            detail = text("{detail}; few tries are left before the token locks",
+                          detail=detail)
         return PinIncorrectError(
-            f"{detail} (token {token!r})", token=token, final_try=final_try, count_low=count_low
-        )
+            text("{detail} (token {token!r})", detail=detail, token=token), token=token,
+            final_try=final_try, count_low=count_low)
     if name == "CKR_PIN_LOCKED":
         return PinLockedError(
-            f"the user PIN of token {token!r} is locked; ask the CA or your security "
-            "officer to unlock it",
+            text("the user PIN of token {token!r} is locked; ask the CA or your security "
+                 "officer to unlock it", token=token),
             token=token,
         )
     if name in _REMOVED or (signing and name in _REMOVED_WHILE_SIGNING):
-        return TokenRemovedError(f"token {token!r} was removed during {operation} ({name})",
+        return TokenRemovedError(text("token {token!r} was removed during {operation} "
+                                      "({code})", token=token, operation=operation,
+                                      code=name),
                                  token=token, code=name)
     if name in _MECHANISM:
         return MechanismUnsupportedError(operation, token=token)
     if name == "CKR_USER_NOT_LOGGED_IN":
-        return LoginRequiredError(f"{operation} needs a login to token {token!r}", token=token)
+        return LoginRequiredError(text("{operation} needs a login to token {token!r}",
+                                       operation=operation, token=token), token=token)
     if name in {"CKR_FUNCTION_CANCELED", "CKR_CANCEL"}:
-        return LoginCancelledError(f"PIN entry cancelled on token {token!r}", token=token)
+        return LoginCancelledError(text("PIN entry cancelled on token {token!r}",
+                                        token=token), token=token)
     if name == "NO_SUCH_TOKEN":
         return TokenNotFoundError(f"label {token!r}")
     return TokenOperationError(operation, name, token=token)

@@ -19,6 +19,8 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
+from drivers._text import text
+
 __all__ = [
     "AmbiguousSelectionError",
     "ConfigFileError",
@@ -68,39 +70,40 @@ class ModuleLoadReason(enum.Enum):
 
 
 _LOAD_WORDS = {
-    ModuleLoadReason.NOT_FOUND: "no such file",
-    ModuleLoadReason.NOT_A_LIBRARY: "not a shared library for this machine",
-    ModuleLoadReason.MISSING_DEPENDENCY: "a library it needs is not installed",
-    ModuleLoadReason.NOT_PKCS11: "not a PKCS#11 module (no C_GetFunctionList)",
-    ModuleLoadReason.INIT_FAILED: "the module failed to initialise",
-    ModuleLoadReason.WRONG_ARCHITECTURE: "built for another kind of computer",
+    ModuleLoadReason.NOT_FOUND: text("no such file"),
+    ModuleLoadReason.NOT_A_LIBRARY: text("not a shared library for this machine"),
+    ModuleLoadReason.MISSING_DEPENDENCY: text("a library it needs is not installed"),
+    ModuleLoadReason.NOT_PKCS11: text("not a PKCS#11 module (no C_GetFunctionList)"),
+    ModuleLoadReason.INIT_FAILED: text("the module failed to initialise"),
+    ModuleLoadReason.WRONG_ARCHITECTURE: text("built for another kind of computer"),
 }
 """What each reason means, in the words of the error message."""
 
 _LOAD_HINTS = {
     ModuleLoadReason.NOT_FOUND:
-        "Check the path; 'signsvc tokens' lists the modules found on this computer.",
+        text("Check the path; 'signsvc tokens' lists the modules found on this computer."),
     ModuleLoadReason.NOT_A_LIBRARY:
-        "The file is damaged or is not a token driver; reinstall the token's driver "
-        "from the CA.",
+        text("The file is damaged or is not a token driver; reinstall the token's driver "
+             "from the CA."),
     ModuleLoadReason.MISSING_DEPENDENCY:
-        "Install the missing library named above (on Debian or Ubuntu, 'apt-file "
-        "search NAME' tells which package has it), or reinstall the token's driver.",
+        text("Install the missing library named above (on Debian or Ubuntu, 'apt-file "
+             "search NAME' tells which package has it), or reinstall the token's driver."),
     ModuleLoadReason.NOT_PKCS11:
-        "This library is not the token's PKCS#11 module; give the module the CA's "
-        "driver installs (for example libcastle.so.1.0.0 for an ePass2003 token).",
+        text("This library is not the token's PKCS#11 module; give the module the CA's "
+             "driver installs (for example libcastle.so.1.0.0 for an ePass2003 token)."),
     ModuleLoadReason.INIT_FAILED:
-        "The module loaded but refused to start; check that the smart-card service "
-        "(pcscd) runs and that the token's driver is installed completely.",
+        text("The module loaded but refused to start; check that the smart-card service "
+             "(pcscd) runs and that the token's driver is installed completely."),
     ModuleLoadReason.WRONG_ARCHITECTURE:
-        "Install the token driver built for this computer and system (ask the CA for "
-        "it; most officials' PCs need the 64-bit driver), since a program cannot load a "
-        "driver built for another processor, word size or operating system.",
+        text("Install the token driver built for this computer and system (ask the CA for "
+             "it; most officials' PCs need the 64-bit driver), since a program cannot load a "
+             "driver built for another processor, word size or operating system."),
 }
 """What the user can do about each reason: one complete sentence each (kept together
 so they can be translated in one place)."""
 
-_OLD_OPENSSL = "an OpenSSL older than this system's, so the driver was built for an older system"
+_OLD_OPENSSL = text("an OpenSSL older than this system's, so the driver was built for an "
+                    "older system")
 _MISSING_PACKAGES = {
     "libpcsclite.so.1": ("libpcsclite1", None),
     "libssl.so.1.1": ("libssl1.1", _OLD_OPENSSL),
@@ -134,12 +137,15 @@ class ModuleLoadError(TokenError):
         self.hint = _LOAD_HINTS[reason]
         if missing is not None and missing in _MISSING_PACKAGES:
             package, note = _MISSING_PACKAGES[missing]
-            self.hint = (f"Install the package that has {missing} (on Debian or Ubuntu: "
-                         f"{package}), or ask the CA for a newer driver."
-                         + (f" It is {note}." if note else ""))
-        message = f"cannot load PKCS#11 module {self.path}: {_LOAD_WORDS[reason]}"
+            self.hint = text("Install the package that has {missing} (on Debian or "
+                             "Ubuntu: {package}), or ask the CA for a newer driver.",
+                             missing=missing, package=package)
+            if note:
+                self.hint += text(" It is {note}.", note=note)
+        message = text("cannot load PKCS#11 module {path}: {why}", path=self.path,
+                       why=_LOAD_WORDS[reason])
         if detail and reason is not ModuleLoadReason.NOT_FOUND:
-            message += f" ({detail})"
+            message += text(" ({detail})", detail=detail)
         super().__init__(message)
 
     @property
@@ -185,14 +191,17 @@ class TokenNotFoundError(TokenError):
         self.available = tuple(available)
         self.label = label
         self.unloadable = tuple(unloadable)
-        present = ", ".join(repr(a) for a in self.available) or "none"
-        message = f"no token with {wanted}; tokens present: {present}"
+        present = (", ".join(repr(a) for a in self.available) if self.available
+                   else text("none"))
+        message = text("no token with {wanted}; tokens present: {present}", wanted=wanted,
+                       present=present)
         near = [a for a in self.available if label is not None and _loose(a) == _loose(label)]
         if near:
-            message += (f". {near[0]!r} differs from the label given only in letter case "
-                        "or spaces; type the label exactly as listed")
+            message += text(". {near!r} differs from the label given only in letter case "
+                            "or spaces; type the label exactly as listed", near=near[0])
         if self.unloadable:
-            message += ". Modules found but not loadable: " + "; ".join(self.unloadable)
+            message += text(". Modules found but not loadable: {modules}",
+                            modules="; ".join(self.unloadable))
         super().__init__(message)
 
 

@@ -13,7 +13,7 @@ LOCALE=signsvc/locale
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-"$PYBABEL" extract -F babel.cfg -k N_ --sort-by-file --project signsvc \
+"$PYBABEL" extract -F babel.cfg -k N_ -k text --sort-by-file --project signsvc \
     --copyright-holder "signsvc" --msgid-bugs-address "" -o "$work/signsvc.pot" .
 click_dir=$("$PYTHON" -c 'import click, os; print(os.path.dirname(click.__file__))')
 "$PYBABEL" extract --sort-by-file -o "$work/click.pot" "$click_dir"

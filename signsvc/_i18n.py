@@ -27,6 +27,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from drivers._text import Text, text
 from signsvc._time import VIETNAM_TIME
 
 __all__ = [
@@ -34,14 +35,18 @@ __all__ = [
     "LANGUAGES",
     "LOCALE_DIR",
     "N_",
+    "Text",
     "_",
+    "error_text",
     "language",
     "language_from_environment",
+    "localize",
     "ngettext",
     "os_reason",
     "set_language",
     "shown_date",
     "shown_time",
+    "text",
 ]
 
 DOMAIN = "signsvc"
@@ -143,3 +148,26 @@ def shown_time(moment: datetime) -> str:
     if language() == "vi":
         return local.strftime("%d/%m/%Y %H:%M")
     return local.replace(microsecond=0).isoformat()
+
+
+def localize(value: object) -> str:
+    """A library message in the language in use: a :class:`~drivers._text.Text`
+    (made by :func:`text`: English in results, JSON and logs) re-said from its msgid,
+    its message arguments too; any other string looked up as a msgid."""
+    if isinstance(value, Text):
+        if value.msgid == "{head}{tail}":  # text + text: each part on its own
+            return localize(value.args["head"]) + localize(value.args["tail"])
+        # Only messages among the arguments are translated: a field named "value"
+        # stays "value".
+        args = {k: localize(v) if isinstance(v, Text) else v for k, v in value.args.items()}
+        return _(value.msgid).format(**args) if args else _(value.msgid)
+    return _(value) if isinstance(value, str) and value else str(value)
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception's message in the language in use: its first argument when that is
+    a :class:`~drivers._text.Text`, else ``str(exc)`` (English)."""
+    if len(exc.args) == 1 and isinstance(exc.args[0], Text) and type(exc).__str__ in (
+            Exception.__str__, BaseException.__str__):
+        return localize(exc.args[0])
+    return str(exc)

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from signsvc._i18n import text
 from signsvc.verify._budget import MAX_DECODED, Budget
 from signsvc.verify._pdfcrypt import PdfCryptError, PdfPasswordError, open_crypt
 from signsvc.verify._pdffilters import MAX_STREAM
@@ -94,6 +95,10 @@ class DocView:
     cannot be analysed."""
     password: str | None = field(default=None, repr=False, compare=False)
     """The password that opened an encrypted document ("" for the empty user one)."""
+    tolerant: bool = False
+    """Read by qpdf's repairing reader (:mod:`signsvc.verify._tolerant`), neither strict
+    reader could: the signatures are as a repairing viewer finds them, what changed
+    after signing cannot be analysed (:func:`modifications`)."""
     _reader: Any = None
     _changes: Any = None
     """The strict reader's difference analysis, made once (see :func:`modifications`)."""
@@ -350,6 +355,10 @@ def read_document(data: bytes, budget: Budget | None = None, password: str | Non
     empty user password; when neither opens it, its signatures are still read (their
     ``/Contents`` is not encrypted) and :attr:`DocView.undecrypted` says why the rest
     was not.
+
+    A file neither the strict reader nor pyHanko's reads (a damaged cross-reference
+    table) is read by qpdf's repairing reader, :attr:`DocView.tolerant`; when that
+    finds no signature either, the strict readers' reason is raised.
     """
     budget = budget if budget is not None else Budget()
     if not data.lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
@@ -359,23 +368,69 @@ def read_document(data: bytes, budget: Budget | None = None, password: str | Non
     except PdfLimitError as exc:
         raise UnreadablePdfError(f"refused: {exc}") from exc
     except PdfSyntaxError as exc:
-        return _read_pyhanko(data, str(exc), budget, password)
+        why = str(exc)
+    try:
+        return _read_pyhanko(data, why, budget, password)
+    except UnreadablePdfError as exc:
+        from pyhanko.pdf_utils.misc import PdfDecodeLimitError
+
+        failed = exc.__cause__
+        # Only a file pyHanko's reader failed on: not one it decrypts or refuses to
+        # (no cause, or qpdf refuses it as encrypted), nor one over its decode limits.
+        if not isinstance(failed, Exception) or isinstance(failed, PdfDecodeLimitError):
+            raise
+        try:
+            return _read_tolerant(data, f"{why}; pyHanko: {failed}", budget)
+        except PdfLimitError as limit:
+            raise UnreadablePdfError(f"refused: {limit}; {exc}") from limit
+        except UnreadablePdfError:
+            raise exc from failed
 
 
-def unreferenced_objects(view: DocView, start: int) -> list[str]:
-    """What lies after ``start`` that no cross-reference section accounts for.
+def _read_tolerant(data: bytes, why: str, budget: Budget) -> DocView:
+    """The signatures and DSS of a file neither strict reader reads, as qpdf repairs it
+    (:mod:`signsvc.verify._tolerant`); raises :class:`UnreadablePdfError`, or
+    :class:`PdfLimitError` for a file over the repair's limits."""
+    from signsvc.verify import _tolerant
+
+    try:
+        found = _tolerant.read(data, budget)
+    except _tolerant.RepairError as exc:
+        raise UnreadablePdfError(str(exc)) from exc
+    view = DocView(data, [], None, found.revisions, dss_certs=found.dss_certs,
+                   dss_crls=found.dss_crls, dss_ocsps=found.dss_ocsps, fallback_reason=why,
+                   budget=budget, tolerant=True)
+    view.notes.append(text("read by qpdf's tolerant reader (repaired: {why})", why=why))
+    for sig in found.signatures:
+        # Coverage without revision boundaries (pdf.py's _coverage): a byte range that
+        # ends at a %%EOF line signs a whole revision, one that ends elsewhere is partial.
+        view.signatures.append(SigEntry(
+            name=sig.name, sig_type=sig.sig_type, sub_filter=sig.sub_filter,
+            byte_range=sig.byte_range, contents=sig.contents, contents_span=None, m=sig.m,
+            pyhanko_coverage="ENTIRE_REVISION" if sig.ends_revision else None,
+            pyhanko_revision=sig.revision))
+    return view
+
+
+def unreferenced_objects(view: DocView, start: int) -> tuple[list[str], list[str]]:
+    """What lies after ``start`` that no cross-reference section accounts for:
+    (findings, unread).
 
     Walks the bytes after a signed revision object by object. Every ``N G obj`` must
     be listed, at that offset, by a cross-reference section that is itself after
     ``start``; anything that is neither an object, a cross-reference section nor a
-    trailer is reported too.
+    trailer is reported too. ``findings`` are modifications; ``unread`` says where the
+    walk could not go on (never called a modification: the caller reports the
+    changes as not analysed, unless something else found one).
     """
+    findings: list[str] = []
     pdf = view.scanned
     if pdf is None:
         # pyHanko does not account for unreferenced objects, and the strict reader could
         # not read this file: fail closed rather than skip the check.
-        return ["the strict reader could not read this file, so objects added after "
-                f"signing cannot be accounted for ({view.fallback_reason})"]
+        return findings, [text("the strict reader could not read this file, so objects "
+                               "added after signing cannot be accounted for ({why})",
+                               why=view.fallback_reason or "")]
     data = pdf.data
     referenced: set[tuple[int, int, int]] = set()
     for rev in pdf.revisions:
@@ -385,7 +440,6 @@ def unreferenced_objects(view: DocView, start: int) -> list[str]:
                 referenced.add((-1, -1, rev.xref_offset))
             if rev.hidden is not None:
                 referenced.add((-1, -1, rev.hidden.xref_offset))
-    findings: list[str] = []
     lex = pdf.lexer
     i = lex.skip(start)
     header = _HEADER
@@ -397,37 +451,36 @@ def unreferenced_objects(view: DocView, start: int) -> list[str]:
             if m:
                 num, gen = int(m.group(1)), int(m.group(2))
                 if (num, gen, i) not in referenced and (-1, -1, i) not in referenced:
-                    findings.append(
-                        f"object {num} {gen} at offset {i} was added after signing "
+                    findings.append(text(
+                        "object {num} {gen} at offset {offset} was added after signing "
                         "without a cross-reference entry (viewers that repair files "
-                        "would show it)"
-                    )
+                        "would show it)", num=num, gen=gen, offset=i))
                 j = lex.skip(_end_of_object(pdf, i))
                 if not data.startswith(b"endobj", j):
-                    findings.append(f"object {num} {gen} at offset {i} has no endobj")
-                    return findings
+                    return findings, [text("object {num} {gen} at offset {offset} has no "
+                                           "endobj", num=num, gen=gen, offset=i)]
                 i = lex.skip(j + 6)
             elif data.startswith(b"xref", i):
                 t = data.find(b"trailer", i)
                 if t < 0:
-                    findings.append(f"cross-reference table at {i} has no trailer")
-                    return findings
+                    return findings, [text("cross-reference table at {offset} has no "
+                                           "trailer", offset=i)]
                 _, i = lex.value(t + 7)
                 i = lex.skip(i)
             elif (mt := tail.match(data, i)) is not None:
                 i = lex.skip(mt.end())
             else:
-                findings.append(f"{len(data) - i} bytes at offset {i} after signing are not "
-                                "PDF objects")
-                return findings
+                findings.append(text("{count} bytes at offset {offset} after signing are "
+                                     "not PDF objects", count=len(data) - i, offset=i))
+                return findings, []
         except PdfLimitError:
             # A limit is "could not read", never "modified": the caller reports the
             # document as not verified (INDETERMINATE), not this signature as failed.
             raise
         except (PdfSyntaxError, ValueError, IndexError, TypeError) as exc:
-            findings.append(f"unreadable update after signing at offset {i}: {exc}")
-            return findings
-    return findings
+            return findings, [text("unreadable update after signing at offset {offset}: "
+                                   "{error}", offset=i, error=str(exc))]
+    return findings, []
 
 
 def _end_of_object(pdf: ScannedPdf, offset: int) -> int:
@@ -469,11 +522,17 @@ def modifications(view: DocView, entry: SigEntry) -> Modification:
     of the analysis itself, is DISALLOWED: a verifier that fails open is how shadow
     attacks worked (Mainka et al., NDSS 2021).
     """
+    if view.tolerant:
+        # A repaired reading shows the objects qpdf guessed, not what the cross-reference
+        # sections say: comparing revisions would judge a guess. Never "modified".
+        return Modification(ModificationLevel.UNKNOWN, (text(
+            "could not analyse changes: the file is damaged and was read by a repairing "
+            "reader ({why})", why=view.fallback_reason),))
     if view.undecrypted is not None:
         # Field names, values and streams are ciphertext: comparing them would judge
         # bytes no viewer shows. Never "modified" for what could not be read.
-        return Modification(ModificationLevel.UNKNOWN,
-                            (f"could not analyse changes: {view.undecrypted}",))
+        return Modification(ModificationLevel.UNKNOWN, (text(
+            "could not analyse changes: {why}", why=view.undecrypted),))
     pdf = view.scanned
     if pdf is None or view.revision_ends is None:
         return pyhanko_modifications(view, entry)
@@ -497,7 +556,7 @@ def modifications(view: DocView, entry: SigEntry) -> Modification:
     end = br[2] + br[3]
     if end not in ends:
         return Modification(ModificationLevel.DISALLOWED, (
-            "the signature does not end where a revision ends",))
+            text("the signature does not end where a revision ends"),))
     index = ends.index(end)
     sig_field = fields.get(entry.name)
     docmdp, locks = _revrules.permissions(
@@ -508,7 +567,7 @@ def modifications(view: DocView, entry: SigEntry) -> Modification:
         return Modification(ModificationLevel.NONE)
     allowed, details = _revrules.judge(after, docmdp, locks)
     if not details:
-        details = ["updates that rewrite objects without changing them"]
+        details = [text("updates that rewrite objects without changing them")]
     return Modification(ModificationLevel.ALLOWED if allowed else ModificationLevel.DISALLOWED,
                         tuple(details))
 
@@ -550,8 +609,10 @@ def pyhanko_modifications(view: DocView, entry: SigEntry) -> Modification:
             result = emb.evaluate_modifications(DEFAULT_DIFF_POLICY)
             docmdp = emb.docmdp_level
     except Exception as exc:
-        return Modification(ModificationLevel.DISALLOWED,
-                            (f"the changes after signing could not be analysed: {exc}",))
+        # pyHanko's own reading failed (a suspicious change is a result, not this):
+        # "could not read" is never "modified".
+        return Modification(ModificationLevel.UNKNOWN, (text(
+            "could not analyse changes: {why}", why="pyHanko: " + str(exc)),))
     if not isinstance(result, DiffResult):
         return Modification(ModificationLevel.DISALLOWED, (
             "objects were added or replaced after signing that no later signature, "

@@ -73,20 +73,29 @@ SUB_INDICATION_TEXTS: dict[SubIndication, str] = {
 
 UNSIGNED_TEXT = N_("No signature: the document is not signed")
 UNREADABLE_TEXT = N_("Unreadable: the file could not be checked")
+MODIFIED_TEXT = N_("Invalid: the document was changed after signing in a way the "
+                   "signature does not permit")
+"""FORMAT_FAILURE for a disallowed modification (the signed bytes are intact, what is
+shown is not what was signed), rather than a malformed signature."""
 
 
 def plain_line(indication: Indication, sub_indication: SubIndication | None = None, *,
-               unsigned: bool = False, unreadable: bool = False) -> str:
+               unsigned: bool = False, unreadable: bool = False,
+               modified: bool = False) -> str:
     """What ``indication`` / ``sub_indication`` mean, in the language in use.
 
     Args:
         unsigned: the document has no signature (INDETERMINATE, no sub-indication).
         unreadable: the file could not be verified at all (``DocumentResult.error``).
+        modified: the verdict comes from a disallowed modification (FORMAT_FAILURE
+            with ``modification.level`` disallowed).
     """
     if unreadable:
         return _(UNREADABLE_TEXT)
     if unsigned:
         return _(UNSIGNED_TEXT)
+    if modified and sub_indication is SubIndication.FORMAT_FAILURE:
+        return _(MODIFIED_TEXT)
     if sub_indication is not None:
         return _(SUB_INDICATION_TEXTS[sub_indication])
     return _(INDICATION_TEXTS[indication])

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from signsvc._time import VIETNAM_TIME
 
-__all__ = ["category", "vn_time", "write_html"]
+__all__ = ["category", "not_checked", "vn_time", "write_html"]
 """Vietnam time, for display only (results are UTC)."""
 
 _CATEGORIES: dict[str, tuple[str, str]] = {
@@ -31,6 +31,10 @@ _CATEGORIES: dict[str, tuple[str, str]] = {
     "unsigned": ("unsigned", "Không có chữ ký / Unsigned"),
     "error": ("error", "Không đọc được / Error"),
 }
+
+_NOT_CHECKED = "chưa kiểm tra thu hồi / not checked for revocation"
+"""The badge of a signature (and a passed document) that passed without any
+revocation status: soft-fail without usable CRL/OCSP data, or revocation off."""
 
 _CSS = """
 :root{--passed:#1a7f37;--failed:#cf222e;--indeterminate:#b7791f;--grey:#6e7781}
@@ -66,6 +70,9 @@ tr.failed td:first-child,tr.indeterminate td:first-child{border-left:4px solid v
 .small{font-size:12px;color:#57606a}.t{white-space:nowrap}
 .ok{color:var(--passed);font-weight:bold}.bad{color:var(--failed);font-weight:bold}
 .warn{color:var(--indeterminate);font-weight:bold}
+.badge.unchecked{background:#fff;color:var(--indeterminate);
+border:1px solid var(--indeterminate)}
+.count .sub{display:block;font-size:12px;font-weight:bold}
 ul.details{margin:2px 0;padding-left:16px}
 code{font-size:12px}
 footer{margin-top:24px;color:var(--grey);font-size:12px}
@@ -103,6 +110,15 @@ def category(document: Mapping[str, Any]) -> str:
     return str(document.get("status") or "INDETERMINATE")
 
 
+def not_checked(document: Mapping[str, Any]) -> int:
+    """How many of a document's TOTAL-PASSED signatures passed without a revocation
+    check. A signature dict without ``revocation_checked`` (written by an older
+    signsvc) counts as not checked: nothing says it was."""
+    return sum(1 for s in document.get("signatures") or ()
+               if s.get("indication") == "TOTAL-PASSED"
+               and s.get("revocation_checked") is not True)
+
+
 def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
@@ -137,8 +153,10 @@ def write_html(
     generated_at: datetime,
     trust: Sequence[str],
     policy: str,
+    not_checked_for_revocation: int = 0,
 ) -> None:
-    """Write the whole page to ``out``, reading ``documents()`` twice."""
+    """Write the whole page to ``out``, reading ``documents()`` twice;
+    ``not_checked_for_revocation`` of the passed documents are counted apart."""
     heading = title or "Báo cáo xác minh chữ ký số / Signature verification report"
     out.write('<!DOCTYPE html>\n<html lang="vi">\n<head>\n<meta charset="utf-8">\n'
               '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -152,7 +170,7 @@ def write_html(
     anchors = "".join(f"<li>{_e(t)}</li>" for t in trust) or f"<li>{_DASH}</li>"
     out.write(f"<dt>Neo tin cậy / Trust anchors</dt><dd><ul>{anchors}</ul></dd>\n</dl>\n"
               "</header>\n")
-    _write_summary(out, summary)
+    _write_summary(out, summary, not_checked_for_revocation)
 
     out.write('<h2 id="attention">Cần xem xét / Needs attention</h2>\n')
     shown = 0
@@ -176,14 +194,18 @@ def write_html(
               "</body>\n</html>\n")
 
 
-def _write_summary(out: TextIO, summary: Mapping[str, int]) -> None:
+def _write_summary(out: TextIO, summary: Mapping[str, int], not_checked_count: int) -> None:
     keys = [k for k in _CATEGORIES if k in summary]
     keys += [k for k in summary if k not in _CATEGORIES]
     out.write('<section class="summary" aria-label="Tổng hợp / Summary">\n')
     for key in keys:
         target = "#passed" if key == "TOTAL-PASSED" else "#attention"
+        apart = ""
+        if key == "TOTAL-PASSED" and not_checked_count:
+            apart = (f'<span class="sub" data-not-checked="{int(not_checked_count)}">'
+                     f"{int(not_checked_count)} {_e(_NOT_CHECKED)}</span>")
         out.write(f'<a class="count {_class(key)}" href="{target}" data-status="{_e(key)}">'
-                  f"<b>{int(summary[key])}</b><span>{_e(_label(key))}</span></a>\n")
+                  f"<b>{int(summary[key])}</b><span>{_e(_label(key))}</span>{apart}</a>\n")
     out.write("</section>\n")
 
 
@@ -199,6 +221,9 @@ def _document(index: int, doc: Mapping[str, Any], *, expanded: bool) -> str:
         f'<span class="badge">{_e(_label(cat))}</span> <span class="path">'
         f"{_e(doc.get('path'))}</span>",
     ]
+    if cat == "TOTAL-PASSED" and not_checked(doc):
+        # Visible on the collapsed line: a passed document is not opened to look.
+        parts.append(f' <span class="badge unchecked">{_e(_NOT_CHECKED)}</span>')
     if names:
         parts.append(f' <span class="who">— {_e(names)}</span>')
     parts.append("</summary>\n")
@@ -295,6 +320,8 @@ def _signature_row(sig: Mapping[str, Any]) -> str:
         cell += f'<div class="small">{_e(chain.get("reason"))}</div>'
         if chain.get("anchor"):
             cell += f'<div class="small">anchor: {_e(chain.get("anchor"))}</div>'
+        if indication == "TOTAL-PASSED" and sig.get("revocation_checked") is not True:
+            cell += f'<div><span class="badge unchecked">{_e(_NOT_CHECKED)}</span></div>'
         cells.append(cell)
     else:
         cells.append(_NOTHING)

@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from signsvc._i18n import Text, text
 from signsvc.verify._pdfscan import Name, PdfDict, PdfLimitError, PdfSyntaxError, Ref, Stream
 from signsvc.verify._revviews import RevisionView
 
@@ -177,32 +178,32 @@ class _Compare:
         t = self.t
         old_tr, new_tr = self.old.trailer, self.new.trailer
         for k in self.differing(old_tr, new_tr, _TRAILER_FREE):
-            t.problems.append(f"trailer /{k} changed")
+            t.problems.append(text("trailer /{key} changed", key=k))
         if not self.same(old_tr.get("Info"), new_tr.get("Info")):
-            t.metadata.append("document information (/Info)")
+            t.metadata.append(text("document information (/Info)"))
         old_cat, new_cat = self.old.root, self.new.root
         if not isinstance(old_cat, dict) or not isinstance(new_cat, dict):
-            t.problems.append("the catalog (/Root) is missing or not a dictionary")
+            t.problems.append(text("the catalog (/Root) is missing or not a dictionary"))
             return
         for k in self.differing(old_cat, new_cat, _CATALOG_ROLES):
             if k in _CATALOG_FREE:
-                t.metadata.append(f"catalog /{k}")
+                t.metadata.append(text("catalog /{key}", key=k))
             else:
-                t.problems.append(f"catalog /{k} changed")
+                t.problems.append(text("catalog /{key} changed", key=k))
         self._perms(old_cat.get("Perms"), new_cat.get("Perms"))
         if not self.same(old_cat.get("DSS"), new_cat.get("DSS")):
             if new_cat.get("DSS") is None:
-                t.problems.append("the validation data (/DSS) was removed")
+                t.problems.append(text("the validation data (/DSS) was removed"))
             else:
-                t.validation.append("validation data (DSS)")
+                t.validation.append(text("validation data (DSS)"))
         self._form(self.old.resolve(old_cat.get("AcroForm")),
                    self.new.resolve(new_cat.get("AcroForm")))
         self._pages(old_cat.get("Pages"), new_cat.get("Pages"))
         for name, num in self.unparented:
             if num in self.on_pages:
                 # Shown without its field (iText: FIELD_REMOVED).
-                t.problems.append(f"form field {name!r}: a widget taken out of the field "
-                                  "stays on its page")
+                t.problems.append(text("form field {name!r}: a widget taken out of the "
+                                       "field stays on its page", name=name))
         self._struct(self.old.resolve(old_cat.get("StructTreeRoot")),
                      self.new.resolve(new_cat.get("StructTreeRoot")))
 
@@ -214,7 +215,7 @@ class _Compare:
             if k == "DocMDP" and k not in va:
                 self.t.certification = True
             else:
-                self.t.problems.append(f"permissions (/Perms /{k}) changed")
+                self.t.problems.append(text("permissions (/Perms /{key}) changed", key=k))
 
     # -- the form ---------------------------------------------------------------
     def _form(self, a: Any, b: Any) -> None:
@@ -222,11 +223,11 @@ class _Compare:
         if a is None and b is None:
             return
         if not isinstance(b, dict):
-            t.problems.append("the form (/AcroForm) was removed")
+            t.problems.append(text("the form (/AcroForm) was removed"))
             return
         a = a if isinstance(a, dict) else PdfDict()
         for k in self.differing(a, b, _FORM_FREE):
-            t.problems.append(f"form /{k} changed")
+            t.problems.append(text("form /{key} changed", key=k))
         old = _fields(self.old, a.get("Fields"))
         new = _fields(self.new, b.get("Fields"))
         for name, f in old.items():
@@ -236,16 +237,16 @@ class _Compare:
             for w in f.widget_nums:
                 self.new_widgets[w] = name
         for name in old.keys() - new.keys():
-            t.problems.append(f"form field {name!r} removed")
+            t.problems.append(text("form field {name!r} removed", name=name))
         for name in sorted(new.keys() - old.keys()):
             f = new[name]
             if f.ft != "Sig":
-                t.problems.append(f"form field {name!r} added")
+                t.problems.append(text("form field {name!r} added", name=name))
             elif f.node.get("V") is None:
                 if any(_visible(self.new, self.new.resolve(w)) for w in f.widgets):
                     # The sneaky signature attack: nobody signs it, its look is shown.
-                    t.problems.append(f"an unsigned signature field {name!r} with a "
-                                      "visible appearance added")
+                    t.problems.append(text("an unsigned signature field {name!r} with a "
+                                           "visible appearance added", name=name))
                 else:
                     t.added.append(name)
             else:
@@ -264,39 +265,46 @@ class _Compare:
         kept = frozenset({"FT", "T"}) if signing else _FIELD_KEYS
         field_only = frozenset(k for k in keys if k not in kept) | {"V", "Kids", "Parent"}
         for k in self.differing(fa.node, fb.node, field_only):
-            t.problems.append(f"form field {name!r}: /{k} changed")
+            t.problems.append(text("form field {name!r}: /{key} changed", name=name, key=k))
         if signing:
             t.signed[name] = _is_timestamp(self.new.resolve(vb))
         elif fb.ft == "Sig" and value_changed:
-            t.problems.append(f"signature {name!r} replaced or removed")
+            t.problems.append(text("signature {name!r} replaced or removed", name=name))
         elif value_changed:
-            t.filled[name] = "value"
+            t.filled[name] = text("value")
         if fa.widget_nums - fb.widget_nums or len(fa.widgets) > len(fb.widgets):
             self.unparented.extend((name, n) for n in fa.widget_nums - fb.widget_nums)
-            t.widgets[name] = "widgets removed"
+            t.widgets[name] = text("widgets removed")
         elif fa.widget_nums != fb.widget_nums or len(fa.widgets) != len(fb.widgets):
-            t.widgets[name] = "widgets added"
+            t.widgets[name] = text("widgets added")
         appearance = name in t.filled
         for wa, wb in zip(fa.widgets, fb.widgets, strict=False):
             da, db = self.old.resolve(wa), self.new.resolve(wb)
             if isinstance(wa, Ref) and isinstance(wb, Ref) and wa.num != wb.num:
-                t.widgets[name] = "a widget replaced"
+                t.widgets[name] = text("a widget replaced")
                 continue
             if not isinstance(da, dict) or not isinstance(db, dict):
-                t.widgets[name] = "a widget is not a dictionary"
+                t.widgets[name] = text("a widget is not a dictionary")
                 continue
+            if not self.same(da.get("AP"), db.get("AP")):
+                shared = _shared_appearance(self.old, da.get("AP"))
+                if shared is not None:
+                    t.problems.append(text(
+                        "form field {name!r}: its old appearance (object {num}) is also "
+                        "used elsewhere in the document, and the update gave the widget "
+                        "another one", name=name, num=shared))
             if name in t.signed:
                 # The new signature's own look: whatever its widget shows now, that
                 # signature covers it, as it would cover a new field's.
                 continue
             skip = _WIDGET_FREE | _FIELD_KEYS
             for k in self.differing(da, db, skip):
-                t.widgets[name] = f"widget /{k} changed"
+                t.widgets[name] = text("widget /{key} changed", key=k)
             if not self.same_dict(da, db, frozenset(set(da) | set(db)) - {"AP", "AS"}):
                 if appearance:
-                    t.filled.setdefault(name, "appearance")
+                    t.filled.setdefault(name, text("appearance"))
                 else:
-                    t.widgets[name] = "appearance changed"
+                    t.widgets[name] = text("appearance changed")
 
     # -- pages ------------------------------------------------------------------
     def _pages(self, a: Any, b: Any, depth: int = 0, seen: set[int] | None = None) -> None:
@@ -306,29 +314,32 @@ class _Compare:
             raise PdfLimitError("page tree nested too deep (comparing revisions)")
         if isinstance(a, Ref) and isinstance(b, Ref):
             if a.num != b.num:
-                t.problems.append(f"page tree node {a.num} replaced by {b.num}")
+                t.problems.append(text("page tree node {old} replaced by {new}",
+                                       old=a.num, new=b.num))
                 return
             if a.num in seen:
-                t.problems.append("the page tree has a cycle")
+                t.problems.append(text("the page tree has a cycle"))
                 return
             seen.add(a.num)
         na, nb = self.old.resolve(a), self.new.resolve(b)
         if not isinstance(na, dict) or not isinstance(nb, dict):
             if not self.same(a, b):
-                t.problems.append("a page tree node changed")
+                t.problems.append(text("a page tree node changed"))
             return
-        label = f"page object {b.num}" if isinstance(b, Ref) else "a page"
+        label = text("page object {new}", new=b.num) if isinstance(b, Ref) else text(
+            "a page")
         for k in self.differing(na, nb, _PAGE_FREE):
-            t.problems.append(f"{label}: /{k} changed")
+            t.problems.append(text("{label}: /{key} changed", label=label, key=k))
         tabs = na.get("Tabs"), nb.get("Tabs")
         if not self.same(*tabs) and tabs != (None, "S"):  # /S: what iText also allows
-            t.annotations.append(f"{label}: tab order (/Tabs)")
+            t.annotations.append(text("{label}: tab order (/Tabs)", label=label))
         if not self.same(na.get("StructParents"), nb.get("StructParents")):
-            t.annotations.append(f"{label}: its structure parents (/StructParents)")
+            t.annotations.append(text("{label}: its structure parents (/StructParents)",
+                                      label=label))
         ka, kb = self.old.resolve(na.get("Kids")), self.new.resolve(nb.get("Kids"))
         if isinstance(ka, list) or isinstance(kb, list):
             if not isinstance(ka, list) or not isinstance(kb, list) or len(ka) != len(kb):
-                t.problems.append(f"{label}: pages added, removed or moved")
+                t.problems.append(text("{label}: pages added, removed or moved", label=label))
                 return
             for x, y in zip(ka, kb, strict=True):
                 self._pages(x, y, depth + 1, seen)
@@ -336,13 +347,13 @@ class _Compare:
             self._annots(label, self.old.resolve(na.get("Annots")),
                          self.new.resolve(nb.get("Annots")))
 
-    def _annots(self, label: str, a: Any, b: Any) -> None:
+    def _annots(self, label: Text, a: Any, b: Any) -> None:
         t = self.t
         a = a if isinstance(a, list) else []
         b = b if isinstance(b, list) else []
         if any(not isinstance(x, Ref) for x in (*a, *b)):
             if not self.same(a, b):
-                t.annotations.append(f"{label}: direct annotations changed")
+                t.annotations.append(text("{label}: direct annotations changed", label=label))
             return
         old = {x.num: x for x in a}
         new = {x.num: x for x in b}
@@ -353,26 +364,32 @@ class _Compare:
             if _subtype(d) == "Widget":
                 owner = self.new_widgets.get(num)
                 if owner is None:
-                    t.annotations.append(f"{label}: a widget of no form field added")
+                    t.annotations.append(text("{label}: a widget of no form field added",
+                                              label=label))
                 elif not (owner in self.t.signed or owner in self.t.added):
-                    t.widgets.setdefault(owner, "a widget added to a page")
+                    t.widgets.setdefault(owner, text("a widget added to a page"))
             else:
-                t.annotations.append(f"{label}: {_subtype(d) or 'an'} annotation added")
+                t.annotations.append(text("{label}: {kind} annotation added",
+                                          label=label, kind=_subtype(d) or '?'))
         for num in old.keys() - new.keys():
             d = self.old.resolve(old[num])
             self.removed_annots.add(num)
-            t.annotations.append(f"{label}: {_subtype(d) or 'an'} annotation removed")
+            t.annotations.append(text("{label}: {kind} annotation removed",
+                                      label=label, kind=_subtype(d) or '?'))
         for num in sorted(old.keys() & new.keys()):
             da, db = self.old.resolve(old[num]), self.new.resolve(new[num])
             if _subtype(da) == "Widget" and _subtype(db) == "Widget":
                 if num not in self.new_widgets and not self.same_dict(
                         da, db, _ANNOT_FREE):
-                    t.annotations.append(f"{label}: a widget of no form field changed")
+                    t.annotations.append(text("{label}: a widget of no form field changed",
+                                              label=label))
                 continue  # a field's widget: compared with its field
             if not isinstance(da, dict) or not isinstance(db, dict):
-                t.problems.append(f"{label}: annotation {num} is not a dictionary")
+                t.problems.append(text("{label}: annotation {num} is not a dictionary",
+                                       label=label, num=num))
             elif not self.same_dict(da, db, _ANNOT_FREE):
-                t.annotations.append(f"{label}: {_subtype(db) or 'an'} annotation changed")
+                t.annotations.append(text("{label}: {kind} annotation changed",
+                                          label=label, kind=_subtype(db) or '?'))
 
     # -- structure --------------------------------------------------------------
     def _struct(self, a: Any, b: Any) -> None:
@@ -380,13 +397,13 @@ class _Compare:
         if a is None and b is None:
             return
         if not isinstance(a, dict) or not isinstance(b, dict):
-            t.problems.append("the structure tree (/StructTreeRoot) was added or removed")
+            t.problems.append(text("the structure tree (/StructTreeRoot) was added or removed"))
             return
         for k in self.differing(a, b, _STRUCT_FREE):
-            t.problems.append(f"structure tree /{k} changed")
-        self._struct_kids("the structure tree", a.get("K"), b.get("K"), 0)
+            t.problems.append(text("structure tree /{key} changed", key=k))
+        self._struct_kids(text("the structure tree"), a.get("K"), b.get("K"), 0)
 
-    def _struct_kids(self, label: str, a: Any, b: Any, depth: int) -> None:
+    def _struct_kids(self, label: Text, a: Any, b: Any, depth: int) -> None:
         if depth > MAX_COMPARE_DEPTH:
             raise PdfLimitError("structure tree nested too deep (comparing revisions)")
         ka = self.old.resolve(a)
@@ -396,30 +413,35 @@ class _Compare:
         ka = [x for x in ka if not self._only_annots(self.old, x, self.removed_annots)]
         kb = [x for x in kb if not self._only_annots(self.new, x, self.added_annots)]
         if len(ka) != len(kb):
-            self.t.problems.append(f"{label}: structure elements added or removed")
+            self.t.problems.append(text("{label}: structure elements added or removed",
+                                        label=label))
             return
         for x, y in zip(ka, kb, strict=True):
             ex, ey = self.old.resolve(x), self.new.resolve(y)
             if isinstance(ex, dict) and isinstance(ey, dict) and (
                     ex.get("Type", "StructElem") == "StructElem" and "S" in ex):
                 if isinstance(x, Ref) and isinstance(y, Ref) and x.num != y.num:
-                    self.t.problems.append(f"{label}: a structure element replaced")
+                    self.t.problems.append(text("{label}: a structure element replaced",
+                                                label=label))
                     continue
                 for k in self.differing(ex, ey, _ELEM_FREE):
-                    self.t.problems.append(f"structure element /{ex.get('S')}: /{k} changed")
-                self._struct_kids(f"structure element /{ex.get('S')}", ex.get("K"),
+                    self.t.problems.append(text("structure element /{role}: /{key} changed",
+                                                role=ex.get('S'), key=k))
+                self._struct_kids(text("structure element /{role}", role=ex.get('S')), ex.get("K"),
                                   ey.get("K"), depth + 1)
             elif isinstance(ex, dict) and ex.get("Type") == "OBJR":
                 ox, oy = ex.get("Obj"), ey.get("Obj") if isinstance(ey, dict) else None
                 replaced = (isinstance(ox, Ref) and isinstance(oy, Ref)
                             and ox.num in self.removed_annots and oy.num in self.added_annots)
                 if not isinstance(ey, dict) or not (_same_ref(ox, oy) or replaced):
-                    self.t.problems.append(f"{label}: an object reference changed")
+                    self.t.problems.append(text("{label}: an object reference changed",
+                                                label=label))
                 elif not self.same_dict(ex, ey, frozenset({"Obj"})):
                     # Pg or a private key: nothing a viewer shows (as iText judges it)
-                    self.t.annotations.append(f"{label}: an annotation's structure entry")
+                    self.t.annotations.append(text("{label}: an annotation's structure entry",
+                                                   label=label))
             elif not self.same(x, y):
-                self.t.problems.append(f"{label}: marked content changed")
+                self.t.problems.append(text("{label}: marked content changed", label=label))
 
     def _only_annots(self, view: RevisionView, item: Any, annots: set[int]) -> bool:
         """Whether ``item`` is a structure element (or object reference) that only
@@ -464,8 +486,8 @@ def _fields(view: RevisionView, kids: Any) -> dict[str, _Field]:
                 continue
             part = node.get("T")
             if isinstance(part, bytes):
-                text = _text(part)
-                name = f"{prefix}.{text}" if prefix else text
+                part_text = _text(part)
+                name = f"{prefix}.{part_text}" if prefix else part_text
             else:  # an unnamed field: known by its object
                 name = f"{prefix}[{item.num if isinstance(item, Ref) else len(out)}]"
             kind = node.get("FT", ft)
@@ -512,6 +534,39 @@ def _role(value: Any) -> str | None:
 
 def _has_role(value: Any) -> bool:
     return _role(value) is not None
+
+
+def _shared_appearance(view: RevisionView, ap: Any) -> int | None:
+    """An indirect object of a widget's appearance (the /AP dictionary, its /N /R /D
+    entries, their states) that something other than that appearance refers to, as
+    pyHanko's analysis refuses it: an appearance used in two places can be made to
+    show there what a form filling may change here."""
+    parts: list[int] = []
+    stack = [(ap, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Ref):
+            parts.append(value.num)
+        value = view.resolve(value)
+        if isinstance(value, dict) and depth < 2:
+            stack.extend((v, depth + 1) for v in value.values())
+    if not parts:
+        return None
+    allowed = set(parts)
+    referrers = view.referrers()
+    for num in parts:
+        for owner in referrers.get(num, set()) - allowed:
+            # Widgets may share one (Acrobat's "DSBlank" for empty signature fields,
+            # also in the form's /DR): only a use outside the form counts.
+            d = view.get(Ref(owner, _gen(view, owner))) if owner >= 0 else None
+            if not (isinstance(d, dict) and (_subtype(d) == "Widget" or "Fields" in d)):
+                return num
+    return None
+
+
+def _gen(view: RevisionView, num: int) -> int:
+    entry = view.entries.get(num)
+    return entry[2] if entry is not None and entry[0] == 1 else 0
 
 
 def _visible(view: RevisionView, widget: Any) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from signsvc._i18n import text
 from signsvc.verify._pdfscan import PdfDict, Ref
 from signsvc.verify._revdiff import Transition, _text
 from signsvc.verify._revviews import RevisionView
@@ -61,49 +62,52 @@ def judge(changes: list[Transition], docmdp: int | None, locks: Sequence[Lock] =
     for t in changes:
         bad.extend(t.problems)
         if t.certification:
-            bad.append("a certification signature was added after this signature")
+            bad.append(text("a certification signature was added after this signature"))
         for name, ts in t.signed.items():
             if docmdp == 1 and not ts:
-                bad.append(f"signature {name!r} added, which the certification "
-                           "signature (DocMDP P=1) does not allow")
+                bad.append(text("signature {name!r} added, which the certification "
+                                "signature (DocMDP P=1) does not allow", name=name))
             elif lock is not None and lock.locks(name):
-                bad.append(f"signature field {name!r} is locked by this signature")
+                bad.append(text("signature field {name!r} is locked by this signature", name=name))
             else:
-                seen.append(f"document time-stamp {name!r} added" if ts
-                            else f"signature {name!r} added")
+                seen.append(text("document time-stamp {name!r} added", name=name) if ts
+                            else text("signature {name!r} added", name=name))
         for name in t.added:
             if docmdp == 1:
-                bad.append(f"signature field {name!r} added (DocMDP P=1)")
+                bad.append(text("signature field {name!r} added (DocMDP P=1)", name=name))
             else:
-                seen.append(f"empty signature field {name!r} added")
+                seen.append(text("empty signature field {name!r} added", name=name))
         for name, what in t.filled.items():
             if docmdp == 1:
-                bad.append(f"form field {name!r} filled ({what}; DocMDP P=1)")
+                bad.append(text("form field {name!r} filled ({what}; DocMDP P=1)",
+                                name=name, what=what))
             elif lock is not None and lock.locks(name):
-                bad.append(f"form field {name!r} is locked by this signature ({what} "
-                           "changed)")
+                bad.append(text("form field {name!r} is locked by this signature "
+                                "({what} changed)", name=name, what=what))
             else:
-                seen.append(f"form field {name!r} filled ({what})")
+                seen.append(text("form field {name!r} filled ({what})", name=name, what=what))
         for name, what in t.widgets.items():
             if lock is not None and lock.locks(name):
-                bad.append(f"form field {name!r} is locked by this signature ({what})")
+                bad.append(text("form field {name!r} is locked by this signature ({what})",
+                                name=name, what=what))
             elif docmdp != 3:
-                bad.append(f"form field {name!r}: {what} ({_NO_ANNOTATIONS[docmdp is None]})")
+                bad.append(text("form field {name!r}: {what} ({why})",
+                                name=name, what=what, why=_NO_ANNOTATIONS[docmdp is None]))
             else:
-                seen.append(f"form field {name!r}: {what}")
+                seen.append(text("form field {name!r}: {what}", name=name, what=what))
         for what in t.annotations:
             if docmdp != 3:
-                bad.append(f"{what} ({_NO_ANNOTATIONS[docmdp is None]})")
+                bad.append(text("{what} ({why})", what=what, why=_NO_ANNOTATIONS[docmdp is None]))
             else:
                 seen.append(what)
         seen.extend(t.validation)
-        seen.extend(f"metadata: {m}" for m in t.metadata)
+        seen.extend(text("metadata: {what}", what=m) for m in t.metadata)
     return not bad, _unique(bad) if bad else _unique(seen)
 
 
 _NO_ANNOTATIONS = {
-    True: "only a certification signature with DocMDP P=3 permits annotations",
-    False: "the certification signature's DocMDP does not permit annotations",
+    True: text("only a certification signature with DocMDP P=3 permits annotations"),
+    False: text("the certification signature's DocMDP does not permit annotations"),
 }
 """Why an annotation change is not allowed. Without a certification signature, iText
 and Adobe Acrobat accept annotation changes after an approval signature, pyHanko does

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from signsvc.verify._pdfscan import PdfDict, PdfSyntaxError, Ref, ScannedPdf
+from signsvc.verify._pdfscan import PdfDict, PdfSyntaxError, Ref, ScannedPdf, Stream
 
 __all__ = ["RevisionView", "revision_groups", "views"]
 
@@ -56,6 +56,7 @@ class RevisionView:
         self.trailer = trailer
         self.changed = changed
         """Object numbers the sections of this revision define (or free)."""
+        self._referrers: dict[int, set[int]] | None = None
 
     @property
     def pdf(self) -> ScannedPdf:
@@ -99,6 +100,37 @@ class RevisionView:
     @property
     def root(self) -> Any:
         return self.resolve(self.trailer.get("Root"))
+
+    def referrers(self) -> dict[int, set[int]]:
+        """Object number -> the numbers of the objects that refer to it (-1: the
+        trailer), over everything reachable from the trailer. Walked once per view,
+        when a rule needs to know whether an object is used in more than one place."""
+        if self._referrers is None:
+            found: dict[int, set[int]] = {}
+            seen: set[int] = set()
+            todo: list[tuple[int, Any]] = [(-1, self.trailer)]
+            steps = 0
+            while todo:
+                owner, value = todo.pop()
+                stack = [value]
+                while stack:
+                    steps += 1
+                    if not steps % 4096:
+                        self.pdf.budget.check()
+                    item = stack.pop()
+                    if isinstance(item, Ref):
+                        found.setdefault(item.num, set()).add(owner)
+                        if item.num not in seen:
+                            seen.add(item.num)
+                            todo.append((item.num, self.get(item)))
+                    elif isinstance(item, dict):
+                        stack.extend(item.values())
+                    elif isinstance(item, list):
+                        stack.extend(item)
+                    elif isinstance(item, Stream):
+                        stack.extend(item.dict.values())
+            self._referrers = found
+        return self._referrers
 
 
 def _final_entry(pdf: ScannedPdf, num: int) -> Entry | None:

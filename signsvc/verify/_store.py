@@ -9,9 +9,11 @@ Example::
 
 One row per (absolute path, validation parameters): the file's size and mtime when it
 was handed to a worker, the result's SHA-256, indication and full JSON
-(:meth:`~signsvc.verify.results.DocumentResult.to_json`), when it finished and how many
-times it was verified. A row is committed before its result is reported to anyone, so
-a run interrupted by Ctrl-C, ``kill -9`` or a crash resumes where it stopped.
+(:meth:`~signsvc.verify.results.DocumentResult.to_json`), when it finished, how many
+times it was verified, and how many of its passed signatures were not checked for
+revocation (counted apart in a run's summary). A row is committed before its result
+is reported to anyone, so a run interrupted by Ctrl-C, ``kill -9`` or a crash resumes
+where it stopped.
 
 Each :class:`VerifyStore` instance is one *run*; ``run_documents`` links the run to the
 rows it produced or reused, in input order, which is what a report of the run reads
@@ -46,8 +48,10 @@ __all__ = ["SUMMARY_KEYS", "StoredResult", "VerifyStore", "category", "params_ke
 SUMMARY_KEYS = ("TOTAL-PASSED", "TOTAL-FAILED", "INDETERMINATE", "unsigned", "error")
 """The categories a run is counted in; each document is in exactly one."""
 
-_FORMAT = 1
-"""Bumped when what a stored result means changes: older rows are then not reused."""
+_FORMAT = 2
+"""Bumped when what a stored result means changes: older rows are then not reused.
+2: results carry ``revocation_checked`` / ``revocation_not_checked``; a row written
+before lacks them, so it is verified again rather than guessed at."""
 
 _RUN_RETENTION = timedelta(days=30)
 """Links of older runs are pruned (their document rows stay, for resuming)."""
@@ -65,6 +69,7 @@ CREATE TABLE IF NOT EXISTS documents (
     result TEXT NOT NULL,
     finished_at TEXT NOT NULL,
     verifications INTEGER NOT NULL DEFAULT 1,
+    revocation_not_checked INTEGER,
     UNIQUE (path, params)
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -138,6 +143,14 @@ class StoredResult(DocumentResult):
     def unsigned(self) -> bool:
         return self.error is None and not self.stored.get("signatures")
 
+    @property
+    def revocation_not_checked(self) -> int:
+        # Stored rows of an older format are never reused (_FORMAT); should one be
+        # read anyway, a passed signature without the key counts as not checked.
+        return sum(1 for s in self.stored.get("signatures") or ()
+                   if s.get("indication") == Indication.TOTAL_PASSED.value
+                   and s.get("revocation_checked") is not True)
+
     def to_json(self) -> dict[str, Any]:
         return {**self.stored, "path": str(self.path)}
 
@@ -175,6 +188,7 @@ class VerifyStore:
         try:
             now = datetime.now(UTC)
             with self._transaction():
+                self._migrate()
                 old = (now - _RUN_RETENTION).isoformat()
                 self._db.execute("DELETE FROM run_documents WHERE run IN "
                                  "(SELECT run FROM runs WHERE started_at < ?)", (old,))
@@ -183,6 +197,15 @@ class VerifyStore:
         except (OSError, sqlite3.Error) as exc:
             self._db.close()
             raise OutputError(f"cannot use the verification store: {exc}", path=path) from exc
+
+    def _migrate(self) -> None:
+        """Add what a store made by an older signsvc lacks (inside a transaction, so
+        two runs opening it at once do not both alter it)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+        if "revocation_not_checked" not in columns:
+            # NULL in the older rows: not known (they are not reused, see _FORMAT).
+            self._db.execute("ALTER TABLE documents ADD COLUMN revocation_not_checked "
+                             "INTEGER")
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> VerifyStore:
@@ -228,15 +251,18 @@ class VerifyStore:
         if line is None:
             line = json.dumps(result.to_json(), ensure_ascii=False)
         row = (os.path.abspath(result.path), params, size, mtime_ns, result.sha256,
-               result.indication.value, category(result), line, finished)
+               result.indication.value, category(result), line, finished,
+               result.revocation_not_checked)
         with self._transaction():
             document = self._db.execute(
                 "INSERT INTO documents (path, params, size, mtime_ns, sha256, indication, "
-                "category, result, finished_at) VALUES (?,?,?,?,?,?,?,?,?) "
+                "category, result, finished_at, revocation_not_checked) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (path, params) DO UPDATE SET size=excluded.size, "
                 "mtime_ns=excluded.mtime_ns, sha256=excluded.sha256, "
                 "indication=excluded.indication, category=excluded.category, "
                 "result=excluded.result, finished_at=excluded.finished_at, "
+                "revocation_not_checked=excluded.revocation_not_checked, "
                 "verifications=verifications + 1 RETURNING id", row).fetchone()[0]
             self._db.execute("INSERT OR REPLACE INTO run_documents VALUES (?, ?, ?, 0)",
                              (self.run, position, document))
@@ -260,6 +286,17 @@ class VerifyStore:
                 (run or self.run,)):
             counts[name] = int(count)
         return counts
+
+    def not_checked_for_revocation(self, run: str | None = None) -> int:
+        """How many TOTAL-PASSED documents of a run (default: this one) have a
+        signature that passed without a revocation check (soft-fail without usable
+        data, or ``revocation="off"``): part of ``summary()["TOTAL-PASSED"]``, shown
+        apart so an admin sees it."""
+        (count,) = self._db.execute(
+            "SELECT COUNT(*) FROM run_documents r JOIN documents d ON d.id = r.document "
+            "WHERE r.run = ? AND d.category = 'TOTAL-PASSED' "
+            "AND d.revocation_not_checked > 0", (run or self.run,)).fetchone()
+        return int(count)
 
     def rows(self, paths: Iterable[Path] | None = None) -> list[dict[str, Any]]:
         """Bookkeeping columns of every stored document (or of ``paths``), for

@@ -80,6 +80,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509 import ocsp
 
+from signsvc._i18n import text
 from signsvc.errors import ValidationSetupError
 from signsvc.pki._x509 import DEFAULT_CACHE, ValidationCache
 from signsvc.pki.algorithms import ValidationPolicy, resolve_policy
@@ -295,21 +296,24 @@ def _verify_document(
         ends = view.revision_ends
         if ends and data[ends[-1]:].strip(b" \t\r\n\f\x00"):
             return _failed_document(
-                path, now, started, f"{len(data) - ends[-1]} bytes follow the end of the "
-                "last revision: the file is truncated or damaged", "BadInputError",
+                path, now, started, text("{count} bytes follow the end of the last "
+                                         "revision: the file is truncated or damaged",
+                                         count=len(data) - ends[-1]), "BadInputError",
                 sha256=sha, size=len(data))
         return DocumentResult(path, Indication.INDETERMINATE, None,
-                              "the document has no signature", (), sha256=sha, size=len(data),
+                              text("the document has no signature"), (), sha256=sha,
+                              size=len(data),
                               revisions=view.revisions, validation_time=now,
                               seconds=time.perf_counter() - started)
     verdict = worst([r.indication for r in results])
     if verdict is Indication.TOTAL_PASSED:
         n = len(results)
-        reason = f"{n} signature{'s' if n > 1 else ''}, all valid"
+        reason = (text("{count} signatures, all valid", count=n) if n > 1
+                  else text("1 signature, all valid"))
         sub = None
     else:
         first = next(r for r in results if r.indication is verdict)
-        reason = f"{first.field}: {first.reason}"
+        reason = text("{field}: {reason}", field=first.field, reason=first.reason)
         sub = first.sub_indication
     return DocumentResult(path, verdict, sub, reason, tuple(results), sha256=sha,
                           size=len(data), revisions=view.revisions, validation_time=now,
@@ -575,8 +579,8 @@ def _cms_verdict(
 
 
 def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _coverage(view: DocView, entry: SigEntry, end: int) -> tuple[Coverage, int | None]:
@@ -592,17 +596,25 @@ def _coverage(view: DocView, entry: SigEntry, end: int) -> tuple[Coverage, int |
 
 
 def _modification(view: DocView, entry: SigEntry, coverage: Coverage, end: int) -> Modification:
+    if view.tolerant and coverage is not Coverage.PARTIAL:
+        # Repaired by qpdf (_tolerant): what a viewer shows of the file, even a wholly
+        # signed one, is a repair's guess, and no strict walk can follow it: UNKNOWN.
+        return modifications(view, entry)
     if coverage is Coverage.ENTIRE_FILE:
         return Modification(ModificationLevel.NONE)
     if coverage is Coverage.PARTIAL:
         return Modification(ModificationLevel.DISALLOWED, (
-            "the signature covers neither the whole file nor a whole revision",))
+            text("the signature covers neither the whole file nor a whole revision"),))
     found = modifications(view, entry)
-    stray = unreferenced_objects(view, end)
-    if stray:
+    stray, unread = unreferenced_objects(view, end)
+    if stray or found.level is ModificationLevel.DISALLOWED:
         first = found.details if found.level is ModificationLevel.DISALLOWED else ()
         return Modification(ModificationLevel.DISALLOWED, (*first, *stray, *(
-            d for d in found.details if d not in first)))
+            d for d in found.details if d not in first), *unread))
+    if unread:
+        # Part of the updates could not be read: never "modified" for that alone.
+        return Modification(ModificationLevel.UNKNOWN, (*(text(
+            "could not analyse changes: {why}", why=u) for u in unread), *found.details))
     return found
 
 
@@ -666,7 +678,8 @@ def _judge(
     if check.signer_cert is None:
         return out(SubIndication.NO_SIGNING_CERTIFICATE_FOUND, problems)
     if not integrity.digest_ok:
-        return out(SubIndication.HASH_FAILURE, f"the signed bytes were changed: {problems}")
+        return out(SubIndication.HASH_FAILURE,
+                   text("the signed bytes were changed: {problems}", problems=problems))
     if not integrity.signature_ok:
         return out(SubIndication.SIG_CRYPTO_FAILURE, problems)
     if coverage is Coverage.PARTIAL:
@@ -674,8 +687,9 @@ def _judge(
     if modification.level is ModificationLevel.DISALLOWED:
         # The first detail says it in words; the rest (pyHanko's object-level account,
         # stray objects) stays in modification.details for whoever investigates.
-        return out(SubIndication.FORMAT_FAILURE, "the document was changed after signing: "
-                   + modification.details[0])
+        return out(SubIndication.FORMAT_FAILURE,
+                   text("the document was changed after signing: {what}",
+                        what=modification.details[0]))
     if integrity.signing_certificate_ok is False:
         return out(SubIndication.NO_SIGNING_CERTIFICATE_FOUND, problems)
     if modification.level is ModificationLevel.UNKNOWN:
@@ -696,12 +710,15 @@ def _judge(
     if (timestamp is not None and timestamp.valid and not is_ts
             and poe < check.signer_cert.not_valid_before_utc):
         return out(SubIndication.NOT_YET_VALID,
-                   "time-stamped before the signer's certificate was issued")
+                   text("time-stamped before the signer's certificate was issued"))
     assert chain is not None
     if not chain.valid:
-        who = "the TSA's certificate" if is_ts else "the signer's certificate"
-        return chain.indication, chain.sub_indication, f"{who}: {chain.reason}"
+        who = text("the TSA's certificate") if is_ts else text("the signer's certificate")
+        return chain.indication, chain.sub_indication, text("{who}: {reason}", who=who,
+                                                            reason=chain.reason)
     if is_ts:
-        return Indication.TOTAL_PASSED, None, "document time-stamp valid"
-    when = "at the time-stamp" if timestamp is not None and timestamp.valid else "now"
-    return Indication.TOTAL_PASSED, None, f"valid; certificate chain checked {when}"
+        return Indication.TOTAL_PASSED, None, text("document time-stamp valid")
+    if timestamp is not None and timestamp.valid:
+        return Indication.TOTAL_PASSED, None, text("valid; certificate chain checked at the "
+                                                   "time-stamp")
+    return Indication.TOTAL_PASSED, None, text("valid; certificate chain checked now")

@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 from signsvc._files import atomic_open
 from signsvc.errors import BadInputError, OutputError
-from signsvc.verify._report_html import vn_time, write_html
+from signsvc.verify._report_html import category, not_checked, vn_time, write_html
 
 __all__ = ["CSV_COLUMNS", "JSON_SCHEMA", "REPORT_FORMATS", "report_format", "write_report"]
 
@@ -65,6 +65,7 @@ CSV_COLUMNS = (
     "modification_details",
     "chain_indication",
     "ltv_offline",
+    "revocation_checked",
     "reason",
     "error",
 )
@@ -96,6 +97,7 @@ def write_report(
     generated_at: datetime | None = None,
     trust: Sequence[str] = (),
     policy: str = "default",
+    not_checked_for_revocation: int | None = None,
 ) -> None:
     """Write a verification report to ``path``, replacing any previous one atomically.
 
@@ -109,6 +111,9 @@ def write_report(
         generated_at: when the verification ran (aware); now by default.
         trust: the trust anchors used, one description each (label or subject).
         policy: the validation policy's name.
+        not_checked_for_revocation: how many of the TOTAL-PASSED documents have a
+            signature that passed without a revocation check (shown apart); None:
+            counted from ``documents()`` (one more pass over them; not for CSV).
 
     Raises:
         BadInputError: unknown suffix, naive ``generated_at``, or ``trust`` given as
@@ -126,11 +131,16 @@ def write_report(
         raise BadInputError("trust must be a sequence of anchor descriptions, not a string")
     anchors = [str(t) for t in trust]
     counts = {str(k): int(v) for k, v in summary.items()}
+    if not_checked_for_revocation is None and fmt != "csv":  # CSV has it per row only
+        not_checked_for_revocation = sum(
+            1 for d in documents() if category(d) == "TOTAL-PASSED" and not_checked(d))
+    unchecked = int(not_checked_for_revocation or 0)
     try:
         if fmt == "json":
             with _atomic_text(path, encoding="utf-8", newline="\n") as out:
                 _write_json(out, documents(), summary=counts, title=title,
-                            generated_at=generated_at, trust=anchors, policy=policy)
+                            generated_at=generated_at, trust=anchors, policy=policy,
+                            not_checked_for_revocation=unchecked)
         elif fmt == "csv":
             # Excel decides a CSV's encoding by its first bytes: without a UTF-8 BOM it
             # reads the file in the Windows ANSI code page (1258 on Vietnamese Windows,
@@ -142,7 +152,8 @@ def write_report(
         else:
             with _atomic_text(path, encoding="utf-8", newline="\n") as out:
                 write_html(out, documents, summary=counts, title=title,
-                           generated_at=generated_at, trust=anchors, policy=policy)
+                           generated_at=generated_at, trust=anchors, policy=policy,
+                           not_checked_for_revocation=unchecked)
     except OSError as exc:
         raise OutputError(f"cannot write the report: {exc.strerror or exc}",
                           path=path) from exc
@@ -172,6 +183,7 @@ def _write_json(
     generated_at: datetime,
     trust: list[str],
     policy: str,
+    not_checked_for_revocation: int,
 ) -> None:
     # The header is small and written whole; documents follow one per line so that a
     # report of thousands stays greppable and is never one huge string in memory.
@@ -182,6 +194,9 @@ def _write_json(
         "policy": policy,
         "trust": trust,
         "summary": summary,
+        # Apart from summary, whose categories each count a document once: these
+        # documents are also in summary["TOTAL-PASSED"].
+        "revocation_not_checked": not_checked_for_revocation,
     }
     opening = json.dumps(head, ensure_ascii=False, indent=1)
     out.write(opening[:-2])  # drop the closing "\n}" to append "documents"
@@ -242,6 +257,7 @@ def _csv_rows(document: Mapping[str, Any]) -> list[dict[str, str]]:
                 _text(d) for d in sig.get("modification_details") or ()),
             chain_indication=_text(chain.get("indication")),
             ltv_offline=_text(ltv.get("offline")),
+            revocation_checked=_text(sig.get("revocation_checked")),
             reason=_text(sig.get("reason")),
         )
         rows.append(row)

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from signsvc.pki._x509 import DEFAULT_CACHE
 from signsvc.pki.chain import ChainResult
 from signsvc.pki.indications import Indication, SubIndication
+from signsvc.pki.revocation import RevocationStatus
 
 __all__ = [
     "CertificateSummary",
@@ -69,6 +70,36 @@ def worst(indications: list[Indication]) -> Indication:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+_SETTLED = frozenset({RevocationStatus.GOOD, RevocationStatus.REVOKED})
+
+
+def _revocation_settled(chain: ChainResult | None) -> bool:
+    """Whether every certificate of ``chain``'s path that needs a revocation check got
+    a definite status (good or revoked) from a CRL or an OCSP response.
+
+    The trust anchor (index 0) needs none; nor does a certificate carrying
+    id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1: an OCSP responder's, trusted for its
+    lifetime). An ``unknown`` status (soft-fail without usable data) or no status at
+    all (``revocation="off"``, or a chain refused before its revocation was looked at)
+    is not settled. No chain at all is not settled either.
+    """
+    if chain is None or not chain.path:
+        return False
+    settled = {r.index for r in chain.revocation if r.status in _SETTLED}
+    # Looked up only for the few certificates without a definite status, so that the
+    # common case (everything answered) costs no extension parsing.
+    return all(_needs_no_check(chain.path[i])
+               for i in range(1, len(chain.path)) if i not in settled)
+
+
+def _needs_no_check(cert: x509.Certificate) -> bool:
+    try:
+        cert.extensions.get_extension_for_class(x509.OCSPNoCheck)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -295,6 +326,22 @@ class SignatureResult:
     def intact(self) -> bool:
         return self.integrity is not None and self.integrity.intact
 
+    @property
+    def revocation_checked(self) -> bool:
+        """Every certificate that needed a revocation check got a definite answer
+        (good or revoked) from a CRL or an OCSP response: the signer's path and, when
+        there is a time-stamp, the TSA's (the trust anchor and id-pkix-ocsp-nocheck
+        certificates need none).
+
+        False when the signature passed while some status stayed unknown under
+        ``revocation="soft-fail"`` (offline, nothing embedded: PAdES B-B or B-T), or
+        with ``revocation="off"``; reports count such signatures apart ("not checked
+        for revocation"). False as well when no chain was validated.
+        """
+        if not _revocation_settled(self.chain):
+            return False
+        return self.timestamp is None or _revocation_settled(self.timestamp.chain)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "field": self.field,
@@ -312,6 +359,7 @@ class SignatureResult:
             "modification": self.modification.level.value if self.modification else None,
             "modification_details": list(self.modification.details) if self.modification else [],
             "chain": self.chain.to_json() if self.chain else None,
+            "revocation_checked": self.revocation_checked,
             "ltv": self.ltv.to_json() if self.ltv else None,
             "sub_filter": self.sub_filter,
             "byte_range": list(self.byte_range),
@@ -353,6 +401,13 @@ class DocumentResult:
     def unsigned(self) -> bool:
         return self.error is None and not self.signatures
 
+    @property
+    def revocation_not_checked(self) -> int:
+        """How many of its TOTAL-PASSED signatures passed without a revocation check
+        (:attr:`SignatureResult.revocation_checked` false): a TOTAL-PASSED document
+        with any is counted apart, "not checked for revocation"."""
+        return sum(1 for s in self.signatures if s.passed and not s.revocation_checked)
+
     def to_json(self) -> dict[str, Any]:
         """One object of ``--report out.json`` / ``--json``: a contract other tools parse."""
         return {
@@ -361,6 +416,7 @@ class DocumentResult:
             "sub_indication": self.sub_indication.value if self.sub_indication else None,
             "reason": self.reason,
             "signatures": [s.to_json() for s in self.signatures],
+            "revocation_not_checked": self.revocation_not_checked,
             "sha256": self.sha256,
             "size": self.size,
             "revisions": self.revisions,

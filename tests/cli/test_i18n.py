@@ -67,7 +67,7 @@ def test_every_msgid_has_a_translation_with_the_same_placeholders() -> None:
 
 
 def test_a_fresh_extraction_finds_nothing_missing_from_the_catalog() -> None:
-    keywords = {**DEFAULT_KEYWORDS, "N_": None}
+    keywords = {**DEFAULT_KEYWORDS, "N_": None, "text": None}
     method_map = [(line.strip()[len("[python: "):-1], "python")
                   for line in (ROOT / "babel.cfg").read_text(encoding="utf-8").splitlines()
                   if line.startswith("[python:")]

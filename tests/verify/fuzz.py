@@ -108,7 +108,7 @@ def run_reader(data: bytes, *, time_limit: float | None = TIME_LIMIT) -> str:
             except PdfSyntaxError:
                 continue  # one unreadable object; the others are still worth reading
         if view.revision_ends:
-            unreferenced_objects(view, view.revision_ends[0])
+            unreferenced_objects(view, view.revision_ends[0])  # (findings, unread)
     except DocumentLimitError:
         return "timeout"
     except PdfLimitError:
@@ -583,6 +583,7 @@ def write_seeds() -> None:
         sign(source, "one-page-ec-signed.pdf", "official-ec")
         for name in ("one-page-signed.pdf", "two-signatures.pdf", "one-page-ec-signed.pdf"):
             (SEEDS / name).write_bytes((work / name).read_bytes())
+        compressed_three_signatures(work)
     (SEEDS / "isa-update-after-signing.pdf").write_bytes(isa_same_object_number(signed_base()))
     # The reproduction of issue 13's hang: a "!" among the spaces pyHanko pads the
     # signature dictionary with (found by flipping every byte of one-page-signed).
@@ -597,6 +598,28 @@ def write_seeds() -> None:
     assert version != one
     (SEEDS / "regression-cert-version.pdf").write_bytes(version)
     (SEEDS / "regression-cert-issuer.pdf").write_bytes(_bad_issuer(one, certificate=1))
+
+
+def compressed_three_signatures(work: Path) -> None:
+    """The difference analysis's seed: the one-page document rewritten by qpdf with
+    object streams and a cross-reference stream, then signed three times (three
+    revisions, each adding a field, its widget and a page update)."""
+    import subprocess
+
+    from drivers import Pkcs12Key
+    from signsvc.sign.pdf import sign_pdf
+    from tests.support.pdfs import write_one_page_pdf
+
+    source = write_one_page_pdf(work / "plain.pdf")
+    current = work / "packed.pdf"
+    subprocess.run(["qpdf", "--object-streams=generate", str(source), str(current)],
+                   check=True)
+    key = Pkcs12Key.load(PKI / "official-rsa2048.p12", "1234")
+    for k in (1, 2, 3):
+        out = work / f"packed-{k}.pdf"
+        assert sign_pdf(current, out, key, field=f"Signature{k}").status == "signed"
+        current = out
+    (SEEDS / "compressed-three-signatures.pdf").write_bytes(current.read_bytes())
 
 
 def _bad_issuer(pdf: bytes, *, certificate: int) -> bytes:

@@ -208,7 +208,7 @@ def test_json_report_round_trips(tmp_path: Path) -> None:
     assert ANH.encode() in raw  # UTF-8 as is, not \u escapes
     report = json.loads(raw)
     assert list(report) == ["schema", "title", "generated_at", "policy", "trust", "summary",
-                            "documents"]
+                            "revocation_not_checked", "documents"]
     assert report["schema"] == JSON_SCHEMA == "signsvc-verify-report/1"
     assert report["title"] == "Hồ sơ đến 01/04"
     assert report["generated_at"] == "2026-04-01T03:15:00+00:00"

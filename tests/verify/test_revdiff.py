@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -300,3 +301,23 @@ def test_compressed_document_signed_three_times(tmp_path: Path, trust: TrustStor
                                ModificationLevel.NONE]
     assert "signature 'ChuKy3' added" in _details(result, 0)
     assert result.indication is Indication.TOTAL_PASSED, result.reason
+
+
+def test_a_disallowed_change_is_explained_in_vietnamese(tmp_path: Path) -> None:
+    """The analysis's findings are English in the result (JSON, store, reports) and
+    said in Vietnamese by `signsvc --lang vi verify` (signsvc._i18n.localize)."""
+    path = tmp_path / "annotated.pdf"
+    path.write_bytes(_add_text_annotation(sign(base_document())))
+    args = [sys.executable, str(Path(__file__).resolve().parents[2] / "cli.py"), "--lang",
+            "vi", "verify", str(path), "--trust", str(GOV_ROOT), "--at",
+            VALIDATION_TIME.isoformat(), "--store", str(tmp_path / "s.sqlite3")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    assert ("Signature1: văn bản đã bị sửa sau khi ký: đối tượng trang 3: đã thêm chú "
+            "thích Text (chỉ chữ ký chứng nhận có DocMDP P=3 mới cho phép thêm, sửa chú "
+            "thích)") in done.stdout
+    assert ("=> Không hợp lệ: tài liệu đã bị sửa sau khi ký, theo cách chữ ký không cho "
+            "phép") in done.stdout
+    json_run = subprocess.run([*args, "--json"], capture_output=True, text=True,
+                              timeout=120, check=False)
+    assert "page object 3: Text annotation added" in json_run.stdout
