@@ -326,6 +326,20 @@ class _Batch:
                 if not alive.setdefault(tag, batch_alive(tag)):
                     remove_file(folder / name)
 
+    def _clean_own_temporaries(self) -> None:
+        """This batch's temporaries left when it stops: every result it committed has
+        its name by now (a commit finishes before a Ctrl-C is raised) and the workers
+        have stopped, so what is left is a document in flight that a Ctrl-C caught
+        between a worker's answer and its commit; never journaled, never an output."""
+        for folder in {job.output.parent for job in self.plan.jobs}:
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            for name in names:
+                if temporary_tag(name) == self.batch_id:
+                    remove_file(folder / name)
+
     def _phase(self, job: Job, phase: Phase) -> None:
         if self.on_progress is None:
             return
@@ -430,6 +444,7 @@ class _Batch:
             self._settle()
             if self.journal is not None:
                 self.journal.flush()
+            self._clean_own_temporaries()
         if fatal is not None:
             for job in pending.jobs:
                 yield self.finish(SignResult(
