@@ -562,6 +562,9 @@ def modifications(view: DocView, entry: SigEntry) -> Modification:
     docmdp, locks = _revrules.permissions(
         revs[-1], entry.name, sig_field.field_ref if sig_field else None,
         sig_field.sig if sig_field else None)
+    laxer = _laxer_lock(revs[-1], ends, fields, index, docmdp, locks)
+    if laxer is not None:
+        return laxer
     after = changes[index:]
     if not after:
         return Modification(ModificationLevel.NONE)
@@ -570,6 +573,37 @@ def modifications(view: DocView, entry: SigEntry) -> Modification:
         details = [text("updates that rewrite objects without changing them")]
     return Modification(ModificationLevel.ALLOWED if allowed else ModificationLevel.DISALLOWED,
                         tuple(details))
+
+
+def _laxer_lock(final: Any, ends: list[int], fields: dict[str, Any], index: int,
+                docmdp: int | None, locks: list[Any]) -> Modification | None:
+    """INDETERMINATE/SIG_CONSTRAINTS_FAILURE for a signature whose field lock grants
+    more (a higher /P, ISO 32000-2 §12.7.5.5) than the document still permits after
+    the earlier signatures: a permission cannot be given back (iText:
+    ACCESS_PERMISSIONS_ADDED). The laxer value is void either way; the earlier
+    signatures are judged under their own."""
+    from signsvc.pki.indications import SubIndication
+    from signsvc.verify import _revrules
+
+    mine = [lk.p for lk in locks if lk.p is not None]
+    if not mine:
+        return None
+    earlier = [docmdp] if docmdp is not None else []
+    for other in fields.values():
+        br = other.sig.get("ByteRange") if isinstance(other.sig, dict) else None
+        if not (isinstance(br, list) and len(br) == 4 and all(type(x) is int for x in br)):
+            continue
+        end = br[2] + br[3]
+        if end in ends and ends.index(end) < index:
+            _, theirs = _revrules.permissions(final, other.name, other.field_ref, other.sig)
+            earlier.extend(lk.p for lk in theirs if lk.p is not None)
+    if earlier and max(mine) > min(earlier):
+        return Modification(ModificationLevel.UNKNOWN, (text(
+            "this signature's field lock permits more (P={mine}) than an earlier "
+            "signature left (P={earlier}); a permission cannot be given back",
+            mine=max(mine), earlier=min(earlier)),),
+            sub_indication=SubIndication.SIG_CONSTRAINTS_FAILURE)
+    return None
 
 
 def pyhanko_modifications(view: DocView, entry: SigEntry) -> Modification:

@@ -693,7 +693,8 @@ def _judge(
     if integrity.signing_certificate_ok is False:
         return out(SubIndication.NO_SIGNING_CERTIFICATE_FOUND, problems)
     if modification.level is ModificationLevel.UNKNOWN:
-        return out(SubIndication.SIGNED_DATA_NOT_FOUND, modification.details[0])
+        return out(modification.sub_indication or SubIndication.SIGNED_DATA_NOT_FOUND,
+                   modification.details[0])
     for verdict in (ctx.policy.hash_verdict(check.digest_algorithm, at=poe),
                     ctx.policy.key_verdict(public_key(check.signer_cert), at=poe)):
         if not verdict.accepted:

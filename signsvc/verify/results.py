@@ -217,7 +217,9 @@ class ModificationLevel(StrEnum):
     """Anything else: the document shown is not the one signed."""
     UNKNOWN = "unknown"
     """The updates could not be analysed (an encrypted document whose password is not
-    known): neither allowed nor disallowed, so the signature is INDETERMINATE."""
+    known, an update no strict reader reads, a file only a repairing reader reads), or
+    the signature's own permissions contradict an earlier signature's: neither allowed
+    nor disallowed, so the signature is INDETERMINATE."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,9 @@ class Modification:
     level: ModificationLevel
     details: tuple[str, ...] = ()
     """What changed, one line per finding (for DISALLOWED: what made it so)."""
+    sub_indication: SubIndication | None = None
+    """For UNKNOWN, the ETSI sub-indication that says why (default
+    SIGNED_DATA_NOT_FOUND: what was signed cannot be compared with what is shown)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"level": self.level.value, "details": list(self.details)}
