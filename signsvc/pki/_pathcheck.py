@@ -23,6 +23,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from signsvc._i18n import text
 from signsvc.pki._nameconstraints import NameConstraintState
 from signsvc.pki._policytree import PolicyState
 from signsvc.pki._profile import RULES, ProfileIssue, profile_issues
@@ -74,12 +75,13 @@ class PathReport:
 
 
 def position(i: int, n: int) -> str:
-    """How messages name certificate ``i`` of a path of length ``n``."""
+    """How messages name certificate ``i`` of a path of length ``n`` (a
+    :class:`~drivers._text.Text`: English, said in Vietnamese where shown)."""
     if i == n:
-        return "the end-entity certificate"
+        return text("the end-entity certificate")
     if i == 0:
-        return "the trust anchor"
-    return f"intermediate certificate {i}"
+        return text("the trust anchor")
+    return text("intermediate certificate {number}", number=i)
 
 
 def _crypto(
@@ -119,19 +121,19 @@ def _profile(
     info: CertInfo, i: int, n: int, opts: CheckOptions, notes: list[str]
 ) -> Failure | None:
     for issue in _issues(info):
-        text = f"{position(i, n)} {issue.text} ({issue.rule.section})"
+        said = f"{position(i, n)} {issue.text} ({issue.rule.section})"
         if i == 0 < n and issue.rule.id in _ANCHOR_EXEMPT:  # trusted directly: an EE
-            notes.append(f"{text}: not relied on in a trust anchor, which contributes "
+            notes.append(f"{said}: not relied on in a trust anchor, which contributes "
                          "its name and key (RFC 5280 §6.1.1 (d))")
             continue
         if issue.rule.relaxable and opts.policy.relax_profile:
-            notes.append(f"{text}: accepted under the {opts.policy.name!r} policy")
+            notes.append(f"{said}: accepted under the {opts.policy.name!r} policy")
             continue
         if (info.fingerprint.hex().upper(), issue.rule.id) in opts.policy.accepted_breaches:
-            notes.append(f"{text}: a known breach of this certificate, accepted by the "
+            notes.append(f"{said}: a known breach of this certificate, accepted by the "
                          f"{opts.policy.name!r} policy")
             continue
-        return Failure(SubIndication.CHAIN_CONSTRAINTS_FAILURE, text, i, issue.rule.id)
+        return Failure(SubIndication.CHAIN_CONSTRAINTS_FAILURE, said, i, issue.rule.id)
     return None
 
 
@@ -204,7 +206,8 @@ def check_path(
     )
 
     def fail(sub: SubIndication, what: str, i: int, rule: str) -> PathReport:
-        report.failure = Failure(sub, f"{position(i, n)} {what}", i, rule)
+        report.failure = Failure(sub, text("{who} {what}", who=position(i, n), what=what),
+                                 i, rule)
         return report
 
     for i in range(1, n + 1):
@@ -219,7 +222,7 @@ def check_path(
         if not cache._signature_ok(info, path[i - 1]):
             return fail(
                 SubIndication.SIG_CRYPTO_FAILURE,
-                "has a signature that could not be verified with its issuer's key",
+                text("has a signature that could not be verified with its issuer's key"),
                 i,
                 "signature",
             )
@@ -231,13 +234,14 @@ def check_path(
         if at < info.not_before:
             return fail(
                 SubIndication.OUT_OF_BOUNDS_NO_POE,
-                f"is not valid until {info.not_before.isoformat()}",
+                text("is not valid until {time}", time=info.not_before.isoformat()),
                 i,
                 "validity",
             )
         if at > info.not_after:
             return fail(
-                SubIndication.OUT_OF_BOUNDS_NO_POE, f"expired {info.not_after.isoformat()}", i,
+                SubIndication.OUT_OF_BOUNDS_NO_POE,
+                text("expired {time}", time=info.not_after.isoformat()), i,
                 "validity",
             )
         # §6.1.3 (b)-(c): self-issued intermediates are exempt.

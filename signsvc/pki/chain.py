@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.x509 import ocsp
 
+from signsvc._i18n import text
 from signsvc.errors import BadInputError, ValidationSetupError
 from signsvc.pki._crl import CrlInfo, crl_info
 from signsvc.pki._pathbuild import PathBuilder
@@ -419,27 +420,27 @@ class _Run:
                 if tried >= MAX_PATHS_TRIED:
                     break
         except BudgetExceededError as exc:
-            text = str(exc)
+            said = str(exc)
             if first is not None and first.failure is not None:
-                text += f"; best path found failed: {first.failure.reason}"
+                said += f"; best path found failed: {first.failure.reason}"
             return _Outcome(
                 first.path if first else [leaf],
-                Failure(SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, text, None,
+                Failure(SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, said, None,
                         "work-budget"),
             )
         if first is not None:
             return first
         if builder.link_failures:
             return self._link_failure_outcome(builder, opts)
-        where = (
-            "the given trust anchor" if anchor is not None else f"{len(self.trust)} trust anchor(s)"
-        )
+        where = (text("the given trust anchor") if anchor is not None
+                 else text("{count} trust anchor(s)", count=len(self.trust)))
         return _Outcome(
             [leaf],
             Failure(
                 SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
-                f"no chain from {describe(leaf.cert)!r} to {where}: the issuer name "
-                f"{leaf.cert.issuer.rfc4514_string()!r} could not be matched",
+                text("no chain from {subject!r} to {where}: the issuer name {issuer!r} "
+                     "could not be matched", subject=describe(leaf.cert), where=where,
+                     issuer=leaf.cert.issuer.rfc4514_string()),
                 None,
                 "no-path",
             ),
@@ -468,8 +469,8 @@ class _Run:
             full,
             Failure(
                 SubIndication.SIG_CRYPTO_FAILURE,
-                f"the signature of {position(index, n)} could not be verified "
-                f"with its issuer's key ({failure.reason})",
+                text("the signature of {who} could not be verified with its issuer's key "
+                     "({reason})", who=position(index, n), reason=failure.reason),
                 index,
                 "signature",
             ),
@@ -522,18 +523,19 @@ class _Run:
             if when is not None and when > opts.at and not retro:
                 notes.append(f"{where} was revoked later, at {when.isoformat()} ({status.reason})")
                 return None
-            text = f"{status.detail}: {where} is revoked"
+            said = text("{detail}: {who} is revoked", detail=status.detail, who=where)
             if when is not None and when > opts.at:
                 sub = SubIndication.REVOKED_NO_POE if i == n else SubIndication.REVOKED_CA_NO_POE
-                return Failure(sub, f"{text} (key compromise treated as retroactive)", i,
-                               "revocation")
+                return Failure(sub, text("{reason} (key compromise treated as retroactive)",
+                                         reason=said), i, "revocation")
             sub = SubIndication.REVOKED if i == n else SubIndication.REVOKED_CA_NO_POE
-            return Failure(sub, text, i, "revocation")
+            return Failure(sub, said, i, "revocation")
         if status.status == "unknown":
             if self.mode == "hard-fail":
                 return Failure(
                     SubIndication.TRY_LATER,
-                    f"no usable revocation information for {where}: {status.detail}",
+                    text("no usable revocation information for {who}: {detail}", who=where,
+                         detail=status.detail),
                     i,
                     "revocation",
                 )
