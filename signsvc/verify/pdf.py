@@ -37,16 +37,22 @@ How a signature is judged (ETSI EN 319 102-1 §5.3 basic validation, §5.5 with 
    INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE, as pyHanko rules; the ESS
    signing-certificate attribute naming another certificate is
    INDETERMINATE/NO_SIGNING_CERTIFICATE_FOUND.
-3. Coverage: the whole file, or a whole earlier revision whose later updates pyHanko's
-   difference analysis classifies (:func:`signsvc.verify._pdfdoc.modifications`) and in
-   which every appended object is referenced by a cross-reference section. A
+3. Coverage: the whole file, or a whole earlier revision whose later updates the
+   difference analysis classifies (:func:`signsvc.verify._pdfdoc.modifications`:
+   :mod:`signsvc.verify._revdiff` on the strict reader, pyHanko's for a file only its
+   reader reads) and in which every appended object is referenced by a
+   cross-reference section. A
    disallowed modification makes the signature TOTAL-FAILED/FORMAT_FAILURE: the
    signed bytes verify (so not HASH_FAILURE, which ETSI EN 319 102-1 keeps for a
    digest that does not match), but the document a reader is shown is not the one
    signed and its later revisions break what ISO 32000-1 §12.8 lets them do after a
    signature (incremental saving and shadow attacks; Mainka et al., NDSS 2021).
    ``modification.level`` is ``disallowed`` and ``modification.details`` says what
-   changed.
+   changed. Updates that cannot be analysed (an encrypted document whose password is
+   not known, an update no strict reader reads, a file only qpdf's repairing reader
+   reads) are ``unknown``: INDETERMINATE/SIGNED_DATA_NOT_FOUND, never "modified"; a
+   field lock granting more than an earlier signature left is
+   INDETERMINATE/SIG_CONSTRAINTS_FAILURE.
 4. The signature time-stamp, when present, must verify and be over this signature;
    its time is then the time the signer's chain is validated at (proof of existence),
    otherwise ``at`` (default: now).
