@@ -306,7 +306,8 @@ def _signature_row(sig: Mapping[str, Any]) -> str:
                  f'<div class="{coverage_class}">{_e(coverage or _DASH)}{_e(revision)}</div>')
 
     modification = sig.get("modification")
-    mod_class = {"none": "ok", "allowed": "ok", "disallowed": "bad", "unknown": "warn"}.get(str(modification), "")
+    mod_class = {"none": "ok", "allowed": "ok", "disallowed": "bad",
+                 "unknown": "warn"}.get(str(modification), "")
     details = "".join(f"<li>{_e(d)}</li>" for d in sig.get("modification_details") or ())
     cells.append(f'<span class="{mod_class}">{_e(modification or _DASH)}</span>'
                  + (f'<ul class="details small">{details}</ul>' if details else ""))
