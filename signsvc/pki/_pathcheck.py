@@ -250,7 +250,7 @@ def check_path(
             if refusal is not None:
                 rule, why = refusal
                 return fail(SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-                            f"breaks name constraints: {why}", i, rule)
+                            text("breaks name constraints: {why}", why=why), i, rule)
         # §6.1.3 (d)-(f)
         problem = policies.process(info, i)
         if problem is not None:
@@ -259,8 +259,8 @@ def check_path(
         if info.unsupported_critical:
             return fail(
                 SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-                "contains the following unsupported critical extension: "
-                + ", ".join(info.unsupported_critical),
+                text("contains the following unsupported critical extension: {names}",
+                     names=", ".join(info.unsupported_critical)),
                 i,
                 "unknown-critical-extension",
             )
@@ -271,7 +271,8 @@ def check_path(
                 # Mozilla practice; RFC 5280 §4.2.1.12 defines it for the end entity).
                 return fail(
                     SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-                    f"does not allow extended key usage {', '.join(sorted(missing))}",
+                    text("does not allow extended key usage {usages}",
+                         usages=", ".join(sorted(missing))),
                     i,
                     "extended-key-usage",
                 )
@@ -285,12 +286,13 @@ def check_path(
         if info.name_constraints is not None:
             names.add(info.name_constraints)
         if not info.is_ca:  # (k)
-            return fail(SubIndication.CHAIN_CONSTRAINTS_FAILURE, "is not a CA", i, "not-a-ca")
+            return fail(SubIndication.CHAIN_CONSTRAINTS_FAILURE, text("is not a CA"), i,
+                        "not-a-ca")
         if not info.self_issued:  # (l)
             if max_path_length <= 0:
                 return fail(
                     SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-                    "makes the path exceed the maximum path length (pathLenConstraint)",
+                    text("makes the path exceed the maximum path length (pathLenConstraint)"),
                     i,
                     "path-length",
                 )
@@ -300,7 +302,7 @@ def check_path(
         if info.key_usage is not None and "keyCertSign" not in info.key_usage:  # (n)
             return fail(
                 SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-                "is not allowed to sign certificates (keyUsage lacks keyCertSign)",
+                text("is not allowed to sign certificates (keyUsage lacks keyCertSign)"),
                 i,
                 "key-cert-sign",
             )

@@ -431,20 +431,21 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
     if not (isinstance(br, list) and len(br) == 4
             and all(type(x) is int and x >= 0 for x in br)):
         return failed(SubIndication.FORMAT_FAILURE,
-                      f"/ByteRange is missing or malformed ({_short(br)})")
+                      text("/ByteRange is missing or malformed ({value})", value=_short(br)))
     start1, len1, start2, len2 = br
     byte_range = tuple(br)
     if start1 != 0 or start2 < len1 or start2 + len2 > len(data):
         return failed(SubIndication.FORMAT_FAILURE,
-                      f"/ByteRange {list(br)} does not describe this file "
-                      f"({len(data)} bytes)", byte_range=byte_range)
+                      text("/ByteRange {value} does not describe this file ({size} bytes)",
+                           value=list(br), size=len(data)), byte_range=byte_range)
     if entry.sub_filter not in (TIMESTAMP_SUBFILTERS if is_ts else SIGNATURE_SUBFILTERS):
         return failed(SubIndication.FORMAT_FAILURE,
-                      f"unsupported /SubFilter {entry.sub_filter}", byte_range=byte_range)
+                      text("unsupported /SubFilter {name}", name=entry.sub_filter),
+                      byte_range=byte_range)
     contents = entry.contents
     if not isinstance(contents, bytes) or not contents:
-        return failed(SubIndication.FORMAT_FAILURE, "/Contents is missing, empty or not a "
-                      "string", byte_range=byte_range)
+        return failed(SubIndication.FORMAT_FAILURE, text(
+            "/Contents is missing, empty or not a string"), byte_range=byte_range)
     gap_ok = (
         data[len1 : len1 + 1] == b"<" and data[start2 - 1 : start2] == b">"
         and not data[len1 + 1 : start2 - 1].translate(None, _HEX_DIGITS)
@@ -455,8 +456,9 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
     if not gap_ok:
         # ISO 32000-1 §12.8.1: the excluded range is exactly the /Contents value.
         return failed(SubIndication.FORMAT_FAILURE,
-                      "the bytes left out of /ByteRange are not exactly this signature's "
-                      "/Contents hex string (signature wrapping)", byte_range=byte_range)
+                      text("the bytes left out of /ByteRange are not exactly this "
+                           "signature's /Contents hex string (signature wrapping)"),
+                      byte_range=byte_range)
     def range_digest(name: str) -> bytes:
         return hashes.range_digest(name, len1, start2, len2)
 
@@ -467,7 +469,8 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
         check, digest_ok = _read_signature(view, entry, contents, is_ts, range_digest,
                                            signed_bytes)
     except CmsFormatError as exc:
-        return failed(SubIndication.FORMAT_FAILURE, f"unreadable signature: {exc}",
+        return failed(SubIndication.FORMAT_FAILURE,
+                      text("unreadable signature: {error}", error=str(exc)),
                       byte_range=byte_range)
     integrity = Integrity(digest_ok, check.signature_ok, check.signing_certificate_ok,
                           check.digest_algorithm, check.signature_algorithm)
