@@ -121,7 +121,8 @@ def _profile(
     info: CertInfo, i: int, n: int, opts: CheckOptions, notes: list[str]
 ) -> Failure | None:
     for issue in _issues(info):
-        said = f"{position(i, n)} {issue.text} ({issue.rule.section})"
+        said = text("{who} {what} ({section})", who=position(i, n), what=issue.text,
+                    section=issue.rule.section)
         if i == 0 < n and issue.rule.id in _ANCHOR_EXEMPT:  # trusted directly: an EE
             notes.append(f"{said}: not relied on in a trust anchor, which contributes "
                          "its name and key (RFC 5280 §6.1.1 (d))")

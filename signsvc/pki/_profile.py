@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
+from signsvc._i18n import text
 from signsvc.pki._nameconstraints import valid_host
 
 if TYPE_CHECKING:
@@ -175,87 +176,91 @@ def profile_issues(info: CertInfo) -> tuple[ProfileIssue, ...]:
     cert = info.cert
     out: list[ProfileIssue] = []
 
-    def add(rule: str, text: str) -> None:
-        out.append(ProfileIssue(RULES[rule], text))
+    def add(rule: str, what: str) -> None:
+        out.append(ProfileIssue(RULES[rule], what))
 
     serial = cert.serial_number
     if serial <= 0:
-        add("serial-number-not-positive", f"has serial number {serial}, which is not positive")
+        add("serial-number-not-positive",
+            text("has serial number {serial}, which is not positive", serial=serial))
     elif _serial_octets(serial) > 20:
         add("serial-number-too-long",
-            f"has a serial number of {_serial_octets(serial)} octets (at most 20)")
+            text("has a serial number of {count} octets (at most 20)",
+                 count=_serial_octets(serial)))
     try:
         extensions = cert.extensions
     except (ValueError, TypeError, x509.DuplicateExtension) as exc:
-        add("malformed-certificate", f"has malformed extensions: {exc}")
+        add("malformed-certificate", text("has malformed extensions: {error}", error=str(exc)))
         return tuple(out)
     if len(extensions) and cert.version is not x509.Version.v3:
-        add("extensions-in-old-version", "carries extensions but is not a version 3 certificate")
+        add("extensions-in-old-version",
+            text("carries extensions but is not a version 3 certificate"))
     critical = {ext.oid: ext.critical for ext in extensions}
     is_ca = info.basic_ca is True
     subject_empty = len(cert.subject) == 0
     if subject_empty:
         if is_ca:
-            add("ca-subject-empty", "is a CA certificate with an empty subject")
+            add("ca-subject-empty", text("is a CA certificate with an empty subject"))
         if _SAN not in critical:
-            add("subject-empty-without-san", "has an empty subject and no subjectAltName")
+            add("subject-empty-without-san", text("has an empty subject and no subjectAltName"))
         elif not critical[_SAN]:
             add("san-not-critical-with-empty-subject",
-                "has an empty subject but a non-critical subjectAltName")
+                text("has an empty subject but a non-critical subjectAltName"))
     if info.san is not None and not info.san:
-        add("san-empty", "has an empty subjectAltName")
+        add("san-empty", text("has an empty subjectAltName"))
     for name in info.san or ():
         if isinstance(name, x509.DNSName) and not valid_host(name.value, wildcard=True):
             add("san-dns-name-syntax",
-                f"has subjectAltName dNSName {name.value!r}, which is not a host name in "
-                "preferred name syntax")
+                text("has subjectAltName dNSName {name!r}, which is not a host name in "
+                     "preferred name syntax", name=name.value))
             break
     # Self-signed certificates may omit the authority key identifier (§4.2.1.1).
     if _AKI in critical:
         if critical[_AKI]:
-            add("authority-key-identifier-critical", "has a critical authorityKeyIdentifier")
+            add("authority-key-identifier-critical", text("has a critical authorityKeyIdentifier"))
         if info.aki is None and not info.self_issued:
             add("authority-key-identifier-missing",
-                "has an authorityKeyIdentifier without a keyIdentifier")
+                text("has an authorityKeyIdentifier without a keyIdentifier"))
     elif not info.self_issued:
-        add("authority-key-identifier-missing", "has no authorityKeyIdentifier")
+        add("authority-key-identifier-missing", text("has no authorityKeyIdentifier"))
     if _SKI in critical:
         if critical[_SKI]:
-            add("subject-key-identifier-critical", "has a critical subjectKeyIdentifier")
+            add("subject-key-identifier-critical", text("has a critical subjectKeyIdentifier"))
     elif is_ca:
-        add("subject-key-identifier-missing", "is a CA certificate without subjectKeyIdentifier")
+        add("subject-key-identifier-missing",
+            text("is a CA certificate without subjectKeyIdentifier"))
     ku = info.key_usage
     if ku is not None:
         if not ku:
-            add("key-usage-empty", "has a keyUsage with no bit set")
+            add("key-usage-empty", text("has a keyUsage with no bit set"))
         if "keyCertSign" in ku and not is_ca:
-            add("key-cert-sign-without-ca", "asserts keyCertSign without basicConstraints cA")
+            add("key-cert-sign-without-ca", text("asserts keyCertSign without basicConstraints cA"))
     if is_ca and not critical.get(_BC, False):
         # §4.2.1.9: "MUST mark the extension as critical" in CA certificates whose key
         # verifies certificate signatures (the only ones a path relies on as CAs).
-        add("basic-constraints-not-critical", "is a CA certificate with non-critical "
-            "basicConstraints")
+        add("basic-constraints-not-critical", text("is a CA certificate with non-critical "
+            "basicConstraints"))
     if info.path_len is not None and (not is_ca or (ku is not None and "keyCertSign" not in ku)):
         add("path-length-without-key-cert-sign",
-            "sets pathLenConstraint without being a certificate-signing CA")
+            text("sets pathLenConstraint without being a certificate-signing CA"))
     if _NC in critical:
         if not is_ca:
-            add("name-constraints-in-end-entity", "is not a CA but carries nameConstraints")
+            add("name-constraints-in-end-entity", text("is not a CA but carries nameConstraints"))
         if not critical[_NC]:
-            add("name-constraints-not-critical", "has non-critical nameConstraints")
+            add("name-constraints-not-critical", text("has non-critical nameConstraints"))
         nc = info.name_constraints
         if nc is not None and not nc.permitted_subtrees and not nc.excluded_subtrees:
-            add("name-constraints-empty", "has nameConstraints with no subtree")
+            add("name-constraints-empty", text("has nameConstraints with no subtree"))
     if _PC in critical:
         if not critical[_PC]:
-            add("policy-constraints-not-critical", "has non-critical policyConstraints")
+            add("policy-constraints-not-critical", text("has non-critical policyConstraints"))
         if info.require_explicit is None and info.inhibit_mapping is None:
-            add("policy-constraints-empty", "has policyConstraints with neither field")
+            add("policy-constraints-empty", text("has policyConstraints with neither field"))
     if info.eku is not None and not info.eku:
-        add("extended-key-usage-empty", "has an empty extendedKeyUsage")
+        add("extended-key-usage-empty", text("has an empty extendedKeyUsage"))
     if critical.get(_AIA):
         add("authority-information-access-critical",
-            "has a critical authorityInformationAccess")
+            text("has a critical authorityInformationAccess"))
     if critical.get(_SIA):
-        add("subject-information-access-critical", "has a critical subjectInformationAccess")
+        add("subject-information-access-critical", text("has a critical subjectInformationAccess"))
     return tuple(out)
