@@ -38,6 +38,7 @@ __all__ = [
     "Text",
     "_",
     "error_text",
+    "joined",
     "language",
     "language_from_environment",
     "localize",
@@ -162,6 +163,18 @@ def localize(value: object) -> str:
         args = {k: localize(v) if isinstance(v, Text) else v for k, v in value.args.items()}
         return _(value.msgid).format(**args) if args else _(value.msgid)
     return _(value) if isinstance(value, str) and value else str(value)
+
+
+def joined(parts: list[str], separator: str) -> str:
+    """``separator.join(parts)`` that stays translatable part by part (a
+    :class:`~drivers._text.Text` when the parts are)."""
+    if not parts:
+        return ""
+    out: str = parts[0]
+    for part in parts[1:]:
+        out = Text("{head}{tail}", {"head": out, "tail": Text(
+            "{head}{tail}", {"head": separator, "tail": part})})
+    return out
 
 
 def error_text(exc: BaseException) -> str:

@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from signsvc._der import DerError, read_tlv
+from signsvc._i18n import text
 from signsvc.verify._cmsalgos import (
     DIGEST_ONLY,
     EDDSA_DIGEST,
@@ -266,7 +267,7 @@ def check_signed_data(
         signed_attributes=bool(sd.signed_attrs),
     )
     if idx is None:
-        check.problems.append("the signer's certificate is not in the signature")
+        check.problems.append(text("the signer's certificate is not in the signature"))
     if content_digest is not None and check.encap_content is not None:
         if check.encap_content or content_type != "data":
             # RFC 5652 §5.2: a detached signature has no eContent; pyHanko refuses one
@@ -335,10 +336,10 @@ def _check_attributes(check: CmsCheck, attrs_der: bytes, content_type: bytes,
     md = md_der[start:end]
     ct_ok = ct == content_type
     if not ct_ok:
-        check.problems.append("contentType attribute differs from the encapsulated type")
+        check.problems.append(text("contentType attribute differs from the encapsulated type"))
     check.digest_ok = md == expected and ct_ok
     if md != expected:
-        check.problems.append("the messageDigest does not match the signed bytes")
+        check.problems.append(text("the messageDigest does not match the signed bytes"))
     st = _attr(index, "signing_time")
     if st is not None:
         try:
@@ -355,7 +356,8 @@ def _verify_signature(check: CmsCheck, algorithm: bytes, data: bytes, prehashed:
                    check.signature_value, data, prehashed=prehashed)
         check.signature_ok = True
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, KeyError) as exc:
-        check.problems.append(f"the CMS signature does not verify ({exc or 'invalid'})")
+        check.problems.append(text("the CMS signature does not verify ({why})",
+                                   why=str(exc) or "invalid"))
     return check.signature_ok
 
 
@@ -429,7 +431,8 @@ def _check_ess(check: CmsCheck, index: dict[bytes, bytes]) -> None:
         check.signing_certificate_ok = _MEMO.remember(
             _MEMO.ess, ess_key, _ess_matches(index, signer_der, check.signer_cert))
     if check.signing_certificate_ok is False:
-        check.problems.append("the signing-certificate attribute names another certificate")
+        check.problems.append(text(
+            "the signing-certificate attribute names another certificate"))
 
 
 def _oid_text(der: bytes) -> str:

@@ -86,7 +86,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from signsvc._i18n import text
+from signsvc._i18n import joined, text
 from signsvc.errors import ValidationSetupError
 from signsvc.pki._x509 import DEFAULT_CACHE, ValidationCache
 from signsvc.pki.algorithms import ValidationPolicy, resolve_policy
@@ -683,7 +683,7 @@ def _judge(
     def out(sub: SubIndication, reason: str) -> tuple[Indication, SubIndication, str]:
         return sub.indication, sub, reason
 
-    problems = "; ".join(check.problems)
+    problems = joined(check.problems, "; ")
     if check.signer_cert is None:
         return out(SubIndication.NO_SIGNING_CERTIFICATE_FOUND, problems)
     if not integrity.digest_ok:

@@ -32,7 +32,9 @@ def signed_digest_matches(data: bytes) -> bool:
     try:
         lay = sig_layout(data, 0)
         der = bytes.fromhex(data[lay.contents[0] + 1:lay.contents[1] - 1].decode())
-        signed_data = cms.ContentInfo.load(der.rstrip(b"\0"))["content"]
+        # The /Contents padding is zeros after the DER; strict=False ignores it (a
+        # rstrip would also eat a signature value that happens to end in 0x00).
+        signed_data = cms.ContentInfo.load(der, strict=False)["content"]
         attrs = signed_data["signer_infos"][0]["signed_attrs"]
     except (IndexError, ValueError):
         return False

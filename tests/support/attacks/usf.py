@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from signsvc._der import read_tlv
 from tests.support.attacks._base import forge_in_place, replace_padded, sig_layout
 
 
@@ -108,7 +109,8 @@ def usf_contents_literal_string(signed: bytes) -> bytes:
     """USF: the CMS as a literal string ``( ... )`` instead of the hex string the
     /ByteRange gap must be (ISO 32000-1 §12.8.1: "shall be a hexadecimal string")."""
     lay = sig_layout(signed)
-    der = bytes.fromhex(signed[lay.contents[0] + 1:lay.contents[1] - 1].decode()).rstrip(b"\0")
+    padded = bytes.fromhex(signed[lay.contents[0] + 1:lay.contents[1] - 1].decode())
+    der = padded[:read_tlv(padded, 0, len(padded))[2]]  # the DER, without the zero padding
     escaped = der.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
     escaped = escaped.replace(b"\r", b"\\r")
     return forge_in_place(replace_padded(signed, *lay.contents, b"(" + escaped + b")"))
