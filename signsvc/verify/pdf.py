@@ -453,17 +453,29 @@ def _verify_signature(view: DocView, entry: SigEntry, ctx: _Ctx,
         and (entry.contents_span == (len1, start2) if entry.contents_span is not None
              else bytes.fromhex(data[len1 + 1 : start2 - 1].decode("ascii")) == contents)
     )
-    if not gap_ok:
-        # ISO 32000-1 §12.8.1: the excluded range is exactly the /Contents value.
-        return failed(SubIndication.FORMAT_FAILURE,
-                      text("the bytes left out of /ByteRange are not exactly this "
-                           "signature's /Contents hex string (signature wrapping)"),
-                      byte_range=byte_range)
+
     def range_digest(name: str) -> bytes:
         return hashes.range_digest(name, len1, start2, len2)
 
     def signed_bytes() -> bytes:
         return data[:len1] + data[start2 : start2 + len2]
+
+    if not gap_ok:
+        # ISO 32000-1 §12.8.1: the excluded range is exactly the /Contents value.
+        # Refused whatever the digest says; the digest is still reported (pyHanko
+        # reports such a signature intact, its coverage unclear).
+        try:
+            wrapped, wrapped_ok = _read_signature(view, entry, contents, is_ts,
+                                                  range_digest, signed_bytes)
+            seen: Integrity | None = Integrity(
+                wrapped_ok, wrapped.signature_ok, wrapped.signing_certificate_ok,
+                wrapped.digest_algorithm, wrapped.signature_algorithm)
+        except CmsFormatError:
+            seen = None
+        return failed(SubIndication.FORMAT_FAILURE,
+                      text("the bytes left out of /ByteRange are not exactly this "
+                           "signature's /Contents hex string (signature wrapping)"),
+                      byte_range=byte_range, integrity=seen)
 
     try:
         check, digest_ok = _read_signature(view, entry, contents, is_ts, range_digest,
