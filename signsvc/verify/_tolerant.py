@@ -22,7 +22,7 @@ What it reads is only what integrity needs: the filled signature fields (name,
 What changed after signing cannot be judged on a repaired reading: which object a
 repairing viewer shows is not what the cross-reference sections say, so the caller
 marks every signature of such a file as not analysed (see
-:func:`signsvc.verify._pdfdoc.modifications`), never as modified.
+:func:`signsvc.verify._changes.modifications`), never as modified.
 """
 
 from __future__ import annotations

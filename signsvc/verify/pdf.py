@@ -38,7 +38,7 @@ How a signature is judged (ETSI EN 319 102-1 §5.3 basic validation, §5.5 with 
    signing-certificate attribute naming another certificate is
    INDETERMINATE/NO_SIGNING_CERTIFICATE_FOUND.
 3. Coverage: the whole file, or a whole earlier revision whose later updates the
-   difference analysis classifies (:func:`signsvc.verify._pdfdoc.modifications`:
+   difference analysis classifies (:func:`signsvc.verify._changes.modifications`:
    :mod:`signsvc.verify._revdiff` on the strict reader, pyHanko's for a file only its
    reader reads) and in which every appended object is referenced by a
    cross-reference section. A
@@ -101,6 +101,7 @@ from signsvc.verify._budget import (
     DocumentLimitError,
     MemoryLimitError,
 )
+from signsvc.verify._changes import modifications
 from signsvc.verify._cmscheck import (
     CmsCheck,
     CmsFormatError,
@@ -114,7 +115,6 @@ from signsvc.verify._pdfdoc import (
     DocView,
     SigEntry,
     UnreadablePdfError,
-    modifications,
     read_document,
     unreferenced_objects,
 )
