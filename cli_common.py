@@ -75,39 +75,34 @@ for _name in ("core", "decorators", "exceptions", "formatting", "parser", "termu
             _module.ngettext = ngettext  # type: ignore[attr-defined]
 
 
+class _Translated:
+    """An attribute click reads for display (``help``, ``short_help``), stored as its
+    English msgid and translated each time it is read: the language is known only
+    once the command line is read, after the commands were defined."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}_msgid"
+
+    def __get__(self, obj: object, owner: type | None = None) -> str | None:
+        msgid: str | None = getattr(obj, self.slot, None)
+        return _(msgid) if msgid else msgid
+
+    def __set__(self, obj: object, value: str | None) -> None:
+        setattr(obj, self.slot, value)
+
+
 class Option(click.Option):
     """A click option whose help (an English msgid, :func:`N_`) is translated when
-    shown: the language is known only once the command line is read, after the
-    commands were defined."""
+    shown."""
 
-    @property
-    def help(self) -> str | None:
-        return _(self._msgid) if self._msgid else self._msgid
-
-    @help.setter
-    def help(self, value: str | None) -> None:
-        self._msgid = value
+    help = _Translated()
 
 
 class Command(click.Command):
     """A click command whose help and short help are translated when shown."""
 
-    @property
-    def help(self) -> str | None:
-        return _(self._msgid) if self._msgid else self._msgid
-
-    @help.setter
-    def help(self, value: str | None) -> None:
-        self._msgid = value
-
-    @property
-    def short_help(self) -> str | None:
-        return _(self._short_msgid) if self._short_msgid else self._short_msgid
-
-    @short_help.setter
-    def short_help(self, value: str | None) -> None:
-        self._short_msgid = value
-
+    help = _Translated()
+    short_help = _Translated()
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         # click builds -h/--help once per command and caches it with its help text
