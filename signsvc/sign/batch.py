@@ -312,32 +312,28 @@ class _Batch:
     def _clean_stale_temporaries(self) -> None:
         """Temporaries of killed batches in this batch's output folders (a worker
         killed mid-write; never journaled, so never an output)."""
-        folders = {job.output.parent for job in self.plan.jobs}
         alive: dict[str, bool] = {}
-        for folder in folders:
-            try:
-                names = os.listdir(folder)
-            except OSError:
-                continue
-            for name in names:
-                tag = temporary_tag(name)
-                if tag is None or tag == self.batch_id:
-                    continue
-                if not alive.setdefault(tag, batch_alive(tag)):
-                    remove_file(folder / name)
+        self._remove_temporaries(lambda tag: tag != self.batch_id and not alive.setdefault(
+            tag, batch_alive(tag)))
 
     def _clean_own_temporaries(self) -> None:
         """This batch's temporaries left when it stops: every result it committed has
         its name by now (a commit finishes before a Ctrl-C is raised) and the workers
         have stopped, so what is left is a document in flight that a Ctrl-C caught
         between a worker's answer and its commit; never journaled, never an output."""
+        self._remove_temporaries(lambda tag: tag == self.batch_id)
+
+    def _remove_temporaries(self, doomed: Callable[[str], bool]) -> None:
+        """Remove the temporaries (:func:`~signsvc._files.write_temporary`) in this
+        batch's output folders whose batch tag ``doomed`` picks."""
         for folder in {job.output.parent for job in self.plan.jobs}:
             try:
                 names = os.listdir(folder)
             except OSError:
                 continue
             for name in names:
-                if temporary_tag(name) == self.batch_id:
+                tag = temporary_tag(name)
+                if tag is not None and doomed(tag):
                     remove_file(folder / name)
 
     def _phase(self, job: Job, phase: Phase) -> None:

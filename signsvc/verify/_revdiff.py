@@ -40,7 +40,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from signsvc._i18n import Text, text
-from signsvc.verify._pdfscan import Name, PdfDict, PdfLimitError, PdfSyntaxError, Ref, Stream
+from signsvc.verify._pdfscan import (
+    Name,
+    PdfDict,
+    PdfLimitError,
+    PdfSyntaxError,
+    Ref,
+    Stream,
+    _text,
+)
 from signsvc.verify._revviews import RevisionView
 
 __all__ = ["Transition", "transitions"]
@@ -505,12 +513,6 @@ def _fields(view: RevisionView, kids: Any) -> dict[str, _Field]:
 
     walk(kids, "", None, 0)
     return out
-
-
-def _text(raw: bytes) -> str:
-    if raw.startswith(b"\xfe\xff"):
-        return raw[2:].decode("utf-16-be", "replace")
-    return raw.decode("latin-1")
 
 
 _ROLE_TYPES = frozenset({"Catalog", "Page", "Pages", "Annot", "StructElem",

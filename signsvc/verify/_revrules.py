@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from signsvc._i18n import text
-from signsvc.verify._pdfscan import PdfDict, Ref
-from signsvc.verify._revdiff import Transition, _text
+from signsvc.verify._pdfscan import PdfDict, Ref, _text
+from signsvc.verify._revdiff import Transition
 from signsvc.verify._revviews import RevisionView
 
 __all__ = ["Lock", "judge", "permissions"]
