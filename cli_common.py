@@ -55,6 +55,7 @@ __all__ = [
     "read_certificates",
     "read_secret",
     "run",
+    "token_options",
     "trust_option",
     "verbose_option",
 ]
@@ -328,6 +329,18 @@ def online_option(function: F) -> F:
     return option("--online", is_flag=True,
                   help=N_("Fetch missing CRLs, OCSP responses and intermediates over "
                           "HTTP."))(function)
+
+
+def token_options(function: F) -> F:
+    """``--module`` (repeatable), ``--token`` and ``--serial``: which token, for every
+    command that opens one."""
+    function = option("--serial", help=N_("Token serial number."))(function)
+    function = option("--token", "label", help=N_(
+        "Token label, with its diacritics (precomposed or decomposed letters are the "
+        "same)."))(function)
+    return option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
+                  help=N_("PKCS#11 module to use (repeatable). Default: discover "
+                          "them."))(function)
 
 
 def pin_options(function: F) -> F:

@@ -38,6 +38,7 @@ from cli_common import (
     pin_source,
     read_certificates,
     read_secret,
+    token_options,
     trust_option,
     verbose_option,
 )
@@ -74,11 +75,7 @@ if TYPE_CHECKING:
 @option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
         help=N_("Output folder (created if missing); outputs keep the input names."))
 @option("--suffix", help=N_("Write NAME<SUFFIX>.pdf beside each input instead."))
-@option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
-        help=N_("PKCS#11 module to use (repeatable). Default: discover them."))
-@option("--token", "label", help=N_("Token label, with its diacritics (precomposed or "
-           "decomposed letters are the same)."))
-@option("--serial", help=N_("Token serial number."))
+@token_options
 @option("--cert-id", help=N_("CKA_ID (hex) of the signing certificate."))
 @option("--pkcs12", type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help=N_("Sign with a PKCS#12 file instead of a token."))

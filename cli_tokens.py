@@ -27,6 +27,7 @@ from cli_common import (
     option,
     pin_options,
     pin_source,
+    token_options,
     verbose_option,
 )
 from signsvc._i18n import N_, _, ngettext
@@ -40,11 +41,7 @@ from signsvc._i18n import N_, _, ngettext
         "event is printed within a second ({\"event\": "
         "\"present\"|\"inserted\"|\"removed\", \"token\", \"serial\", \"slot_id\", \"module\", "
         "\"time\"} with --json); exit 0 on Ctrl-C, 3 when no module loads."))
-@option("--module", "modules", multiple=True, type=click.Path(dir_okay=False),
-        help=N_("PKCS#11 module to use (repeatable). Default: discover them."))
-@option("--token", "label", help=N_("Token label, with its diacritics (precomposed or "
-           "decomposed letters are the same)."))
-@option("--serial", help=N_("Token serial number."))
+@token_options
 @option("--cert-id", help=N_("CKA_ID (hex) of the certificate to test-sign with."))
 @pin_options
 @option("--login", is_flag=True,
