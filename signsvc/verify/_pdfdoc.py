@@ -233,8 +233,8 @@ def _decrypt_pyhanko(reader: Any, candidates: list[str]) -> str:
                 return password
         except Exception:  # /Perms that does not decrypt, a password not in PDFDocEncoding
             continue
-    raise UnreadablePdfError("the document is encrypted and the password is not known "
-                             "(give it with --pdf-password-env)")
+    raise UnreadablePdfError(text("the document is encrypted and the password is not "
+                                  "known (give it with --pdf-password-env)"))
 
 
 def _guard_pyhanko_predictor() -> None:
@@ -340,7 +340,8 @@ def _read_pyhanko_unguarded(data: bytes, why: str, budget: Budget,
     except UnreadablePdfError:
         raise
     except Exception as exc:
-        raise UnreadablePdfError(f"not a readable PDF ({why}; pyHanko: {exc})") from exc
+        raise UnreadablePdfError(text("not a readable PDF ({why}; pyHanko: {error})",
+                                      why=why, error=str(exc))) from exc
     return view
 
 
@@ -360,11 +361,11 @@ def read_document(data: bytes, budget: Budget | None = None, password: str | Non
     """
     budget = budget if budget is not None else Budget()
     if not data.lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
-        raise UnreadablePdfError("not a PDF (no %PDF- header)")
+        raise UnreadablePdfError(text("not a PDF (no %PDF- header)"))
     try:
         return _read_fast(data, budget, password)
     except PdfLimitError as exc:
-        raise UnreadablePdfError(f"refused: {exc}") from exc
+        raise UnreadablePdfError(text("refused: {why}", why=str(exc))) from exc
     except PdfSyntaxError as exc:
         why = str(exc)
     try:

@@ -280,7 +280,9 @@ def _verify_document(
     try:
         view = read_document(data, budget, password=pdf_password)
     except UnreadablePdfError as exc:
-        return _failed_document(path, now, started, str(exc), "BadInputError",
+        # Its message as made (a Text stays translatable where it is shown).
+        reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        return _failed_document(path, now, started, reason, "BadInputError",
                                 sha256=hashes.file_sha256(), size=len(data))
     if fetcher is None and online:
         fetcher = RevocationFetcher(online=True)
