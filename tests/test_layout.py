@@ -54,7 +54,7 @@ def _plant(file: Path, line: str) -> None:
      "layer 1 drivers may not import layer 2"),
     ("signsvc/pki/trust.py", "import pyhanko.sign", "signsvc.pki knows no PDF"),
     ("signsvc/verify/pdf.py", "import click", "only the CLI knows a terminal"),
-    ("signsvc/errors.py", "from cli_common import ExitCode", "may not import layer 6 cli"),
+    ("signsvc/errors.py", "from cli_common import ExitCode", "may not import layer 7 cli"),
 ])
 def test_a_planted_wrong_import_is_caught(tree: Path, file: str, line: str,
                                           words: str) -> None:

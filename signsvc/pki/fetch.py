@@ -23,7 +23,6 @@ only ``http`` and ``https`` URLs are followed. Failures never raise: they are ke
 from __future__ import annotations
 
 import hashlib
-import urllib.request
 from pathlib import Path
 
 from cryptography import x509
@@ -230,6 +229,8 @@ class RevocationFetcher:
         headers = {"User-Agent": "signsvc"}
         if body is not None:
             headers["Content-Type"] = "application/ocsp-request"
+        import urllib.request  # only online: an offline batch never pays for it
+
         req = urllib.request.Request(url, data=body, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:

@@ -405,6 +405,14 @@ class TrustStore:
                           known_intermediates=self._known_intermediates
                           and other._known_intermediates)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as the anchors' DER and sources (the parsed keys do not pickle):
+        a distributed verification sends the store to every worker once."""
+        anchors = tuple((a.certificate.public_bytes(serialization.Encoding.DER),
+                         None if a.source is None else str(a.source))
+                        for a in self._anchors)
+        return _unpickle_store, (anchors, self._known_intermediates)
+
     def __iter__(self) -> Iterator[TrustAnchor]:
         return iter(self._anchors)
 
@@ -525,3 +533,14 @@ def remove_trust_anchor(fingerprint: str, *,
             return anchor.source
     folder = Path(directory) if directory is not None else user_trust_dir()
     raise TrustError("no trust anchor with this fingerprint", path=folder, fingerprint=wanted)
+
+
+def _unpickle_store(anchors: tuple[tuple[bytes, str | None], ...],
+                    known_intermediates: bool) -> TrustStore:
+    """The :meth:`TrustStore.__reduce__` counterpart: the same anchors and labels."""
+    found: list[TrustAnchor] = []
+    for der, source in anchors:
+        found.extend(TrustStore.from_certificates(
+            [x509.load_der_x509_certificate(der)],
+            source=None if source is None else Path(source)))
+    return TrustStore(found, known_intermediates=known_intermediates)

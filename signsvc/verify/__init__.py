@@ -12,10 +12,19 @@ Example::
 Private modules: ``_pdfscan`` and ``_pdffilters`` (the strict PDF reader), ``_pdfdoc``
 (signatures and revisions of a document, pyHanko's difference analysis),
 ``_cmsparts`` and ``_cmscheck`` (the CMS SignedData), ``_store`` (SQLite),
-``_workers`` (processes with time and memory limits), ``_report_html``.
+``_workers`` (processes with time and memory limits), ``_daskplugin`` (what runs
+in a Dask worker), ``_report_html``.
 """
 
-from signsvc.verify.batch import StoredResult, VerifyStore, verify_batch, verify_iter
+from signsvc.verify.batch import (
+    FreshResult,
+    StoredResult,
+    VerifyStore,
+    verify_batch,
+    verify_blocks,
+    verify_iter,
+)
+from signsvc.verify.cluster import Cluster
 from signsvc.verify.pdf import verify_pdf
 from signsvc.verify.reports import REPORT_FORMATS, report_format, write_report
 from signsvc.verify.results import (
@@ -34,8 +43,10 @@ from signsvc.verify.results import (
 __all__ = [
     "REPORT_FORMATS",
     "CertificateSummary",
+    "Cluster",
     "Coverage",
     "DocumentResult",
+    "FreshResult",
     "Integrity",
     "Ltv",
     "Modification",
@@ -47,6 +58,7 @@ __all__ = [
     "VerifyStore",
     "report_format",
     "verify_batch",
+    "verify_blocks",
     "verify_iter",
     "verify_pdf",
     "write_report",

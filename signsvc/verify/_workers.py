@@ -35,7 +35,7 @@ from signsvc.errors import ValidationSetupError
 from signsvc.pki.indications import Indication
 from signsvc.verify.results import DocumentResult
 
-__all__ = ["Ended", "Job", "Workers", "error_result", "fork_available"]
+__all__ = ["Ended", "Job", "Workers", "error_result", "fork_available", "verify_safely"]
 
 VerifyOne = Callable[[Path], DocumentResult]
 
@@ -69,11 +69,20 @@ def error_result(path: Path, error: str, error_type: str, *, size: int | None = 
 class _Verified:
     """A worker's answer for one document."""
 
+    position: int
     result: DocumentResult
     line: str | None
     """The result's ``--json`` line, made in the worker (None: the parent makes it)."""
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """Answers a worker sends at once (a few dozen documents, or what it did in a
+    twentieth of a second, whichever is less)."""
+
+    answers: list[_Verified]
     recycle: bool
-    """This worker must not take another document (after a MemoryError)."""
+    """This worker takes no further document (after a MemoryError) and exits."""
 
 
 @dataclass(frozen=True)
@@ -84,19 +93,39 @@ class _SetupFailed:
     argument: str | None
 
 
+_IDLE = -1.0
+
+
 class _Worker:
-    def __init__(self, process: Any, conn: Connection) -> None:
+    def __init__(self, process: Any, conn: Connection, slot: Any) -> None:
         self.process = process
         self.conn = conn
+        self.slot = slot
+        """Shared with the process: [position it is verifying, since when
+        (time.monotonic, the same clock in every process)]. Written by the worker
+        at the start of each document, read by the parent for time limits and to
+        know which document a crash belongs to, without a message per document."""
         self.queue: deque[Job] = deque()
-        """Sent, not yet answered; the first is the one being verified."""
-        self.started = time.monotonic()
-        """When the first in the queue started (as near as the parent can tell)."""
+        """Sent, not yet answered, in the order the worker verifies them."""
+        self.answered_at = time.monotonic()
+        """When the last answer came (or the first chunk was sent to it idle)."""
+
+    def current(self) -> tuple[Job, float] | None:
+        """The document being verified and since when, as near as can be told."""
+        if not self.queue:
+            return None
+        position, since = self.slot[0], self.slot[1]
+        for job in self.queue:
+            if job.position == position:
+                return job, since
+        # Between two documents: the next one starts about now.
+        return self.queue[0], max(since, self.answered_at)
 
     def deadline(self, timeout: float | None) -> float:
-        if not self.queue or timeout is None:
+        now = self.current()
+        if now is None or timeout is None:
             return float("inf")
-        return self.started + timeout
+        return now[1] + timeout
 
 
 Ended = tuple[Job, DocumentResult, "str | None"]
@@ -104,14 +133,16 @@ Ended = tuple[Job, DocumentResult, "str | None"]
 
 
 class Workers:
-    """Up to ``jobs`` worker processes, started as needed, ``DEPTH`` documents each.
+    """Up to ``jobs`` worker processes, started as needed, each sent chunks of documents.
 
-    Two documents per worker: while the parent stores and prints one result, the
-    worker is already on the next document instead of waiting for it. Not more, so
-    the parent knows which document a worker is on and since when (the one after the
-    last answered, since the answer): that is what time limits and crash reports
-    need, and a document queued behind one that crashed is handed to another worker,
-    not blamed.
+    A chunk is a list of documents sent in one message; the worker verifies them in
+    order and answers in groups (:class:`_Answers`), so the parent wakes once per
+    group, not once per document: at one-page documents, a round trip per document
+    cost more than the verification. Each worker holds at most ``DEPTH`` chunks, so
+    it starts the next while the parent stores and prints. Which document a worker
+    is on, and since when, is in a slot of shared memory: that is what time limits
+    and crash reports need. Documents a killed or crashed worker had not answered
+    (verified or not) go to another worker, not blamed; only the one it was on is.
     """
 
     DEPTH = 2
@@ -125,17 +156,23 @@ class Workers:
         self._context: Any = multiprocessing.get_context("fork")
         self._workers: dict[Connection, _Worker] = {}
         self._orphans: deque[Job] = deque()
+        self._chunk = 1
 
     @property
     def full(self) -> bool:
         queued = sum(len(w.queue) for w in self._workers.values()) + len(self._orphans)
-        return queued >= self.DEPTH * self._jobs
+        return queued >= self.DEPTH * self._jobs * self._chunk
 
     @property
     def busy(self) -> bool:
         return bool(self._orphans) or any(w.queue for w in self._workers.values())
 
-    def submit(self, job: Job) -> None:
+    def submit(self, chunk: list[Job]) -> None:
+        """Hand ``chunk`` to a worker (an idle one, else a new one, else the least
+        loaded)."""
+        if not chunk:
+            return
+        self._chunk = max(self._chunk, len(chunk))
         idle = [w for w in self._workers.values() if not w.queue]
         if idle:
             worker = idle[0]
@@ -144,10 +181,12 @@ class Workers:
         else:
             worker = min(self._workers.values(), key=lambda w: len(w.queue))
         if not worker.queue:
-            worker.started = time.monotonic()
-        worker.queue.append(job)
+            # Idle, blocked reading its pipe: it starts on this chunk about now.
+            worker.answered_at = time.monotonic()
+            worker.slot[0], worker.slot[1] = float(chunk[0].position), worker.answered_at
+        worker.queue.extend(chunk)
         try:
-            worker.conn.send(str(job.path))
+            worker.conn.send([(job.position, str(job.path)) for job in chunk])
         except OSError:
             # Died: its end of the pipe reads EOF, and collect() reports it.
             pass
@@ -161,7 +200,10 @@ class Workers:
         """
         while True:
             while self._orphans:
-                self.submit(self._orphans.popleft())
+                orphans = list(self._orphans)
+                self._orphans.clear()
+                for start in range(0, len(orphans), self._chunk):
+                    self.submit(orphans[start:start + self._chunk])
             busy = [w for w in self._workers.values() if w.queue]
             deadline = min(w.deadline(self._timeout) for w in busy)
             wait = None if deadline == float("inf") else max(0.0, deadline - time.monotonic())
@@ -173,11 +215,14 @@ class Workers:
             for worker in [w for w in busy if w.deadline(self._timeout) <= now]:
                 if worker.conn not in self._workers:
                     continue  # retired above
-                job = worker.queue.popleft()
+                current = worker.current()
+                assert current is not None
+                job, since = current
+                worker.queue.remove(job)
                 self._retire(worker)
                 ended.append((job, error_result(
                     job.path, f"timed out after {self._timeout:g} s", "TimeoutError",
-                    size=job.size, seconds=now - worker.started), None))
+                    size=job.size, seconds=now - since), None))
             if ended:
                 return ended
 
@@ -185,31 +230,36 @@ class Workers:
         """Read every answer already waiting from ``worker`` (or its death)."""
         ended: list[Ended] = []
         while worker.queue:
-            job = worker.queue[0]
             try:
                 if ended and not worker.conn.poll():
                     break
                 message = worker.conn.recv()
             except (EOFError, OSError):
                 message = None
-            except Exception as exc:  # a result that does not unpickle
-                message = _Verified(error_result(job.path, f"unreadable result: {exc}",
-                                                 type(exc).__name__, size=job.size),
-                                    None, recycle=True)
-            now = time.monotonic()
+            except Exception as exc:  # answers that do not unpickle
+                job = worker.queue.popleft()
+                self._retire(worker)
+                ended.append((job, error_result(job.path, f"unreadable result: {exc}",
+                                                type(exc).__name__, size=job.size), None))
+                break
             if message is None:
-                worker.queue.popleft()
+                current = worker.current()
+                assert current is not None
+                job, since = current
+                worker.queue.remove(job)
                 self._retire(worker)
                 ended.append((job, error_result(
                     job.path, _death(worker.process.exitcode), "WorkerCrashError",
-                    size=job.size, seconds=now - worker.started), None))
+                    size=job.size, seconds=time.monotonic() - since), None))
                 break
             if isinstance(message, _SetupFailed):
                 self.close()
                 raise ValidationSetupError(message.reason, argument=message.argument)
-            worker.queue.popleft()
-            worker.started = now
-            ended.append((job, message.result, message.line))
+            worker.answered_at = time.monotonic()
+            for answer in message.answers:
+                job = worker.queue.popleft()
+                assert job.position == answer.position, "answers come in the order sent"
+                ended.append((job, answer.result, answer.line))
             if message.recycle:
                 self._retire(worker)
                 break
@@ -217,20 +267,22 @@ class Workers:
 
     def _start(self) -> _Worker:
         parent_end, child_end = self._context.Pipe()
+        slot = self._context.RawArray("d", [_IDLE, time.monotonic()])
         inherited = [parent_end, *self._workers]
         process = self._context.Process(
             target=_worker_main, daemon=True,
-            args=(child_end, inherited, os.getpid(), self._verify_one, self._memory_limit))
+            args=(child_end, inherited, os.getpid(), self._verify_one, self._memory_limit,
+                  slot))
         process.start()
         child_end.close()
-        worker = self._workers[parent_end] = _Worker(process, parent_end)
+        worker = self._workers[parent_end] = _Worker(process, parent_end, slot)
         return worker
 
     def _retire(self, worker: _Worker) -> None:
-        """Kill and reap a worker; documents queued behind its current one go to
-        another worker."""
+        """Kill and reap a worker; the documents it had not answered go to another
+        worker, first."""
         del self._workers[worker.conn]
-        self._orphans.extend(worker.queue)
+        self._orphans.extendleft(reversed(worker.queue))
         worker.queue.clear()
         if worker.process.is_alive():
             worker.process.kill()
@@ -296,8 +348,33 @@ def _limit_memory(extra: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+_FLUSH_COUNT = 32
+_FLUSH_SECONDS = 0.05
+
+
+def verify_safely(verify_one: VerifyOne, path: Path, memory_limit: int | None, *,
+                  size: int | None = None) -> DocumentResult:
+    """``verify_one(path)``, with any failure but an unusable option (raised) turned
+    into the document's error result."""
+    started = time.perf_counter()
+    failure: tuple[str, str] | None = None
+    try:
+        return verify_one(path)
+    except ValidationSetupError:
+        raise
+    except MemoryError:
+        limit = f" ({memory_limit >> 20} MiB per document)" if memory_limit else ""
+        failure = (f"out of memory{limit}", "MemoryError")
+    except Exception as exc:  # verify_pdf reports bad documents itself; not this
+        failure = (f"{type(exc).__name__}: {exc}", type(exc).__name__)
+    # Built after the except block, which released the traceback and with it whatever
+    # the failed call held (after a MemoryError, most of the memory).
+    return error_result(path, failure[0], failure[1], size=size,
+                        seconds=time.perf_counter() - started)
+
+
 def _worker_main(conn: Connection, inherited: list[Connection], parent: int,
-                 verify_one: VerifyOne, memory_limit: int | None) -> None:
+                 verify_one: VerifyOne, memory_limit: int | None, slot: Any) -> None:
     # Ctrl-C goes to the whole process group: the parent decides, workers wait.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Copies of the parent's ends of the pipes (this worker's and its siblings'):
@@ -306,44 +383,52 @@ def _worker_main(conn: Connection, inherited: list[Connection], parent: int,
         other.close()
     _die_with_parent(parent)
     _limit_memory(memory_limit)
+    answers: list[_Verified] = []
+    flushed = time.monotonic()
+
+    def flush(recycle: bool = False) -> bool:
+        nonlocal answers, flushed
+        try:
+            conn.send(_Answers(answers, recycle))
+        except (OSError, ValueError):
+            return False
+        except Exception as exc:  # a result that does not pickle: say so, then stop
+            bad = answers[-1]
+            replaced = error_result(bad.result.path, f"result not transferable: {exc}",
+                                    type(exc).__name__)
+            conn.send(_Answers([*answers[:-1], _Verified(bad.position, replaced, None)],
+                               recycle=True))
+            return False
+        answers, flushed = [], time.monotonic()
+        return not recycle
+
     while True:
         try:
-            message = conn.recv()
+            chunk = conn.recv()
         except (EOFError, OSError):
             return
-        if message is None:
+        if chunk is None:
             return
-        path = Path(message)
-        started = time.perf_counter()
-        failure: tuple[str, str] | None = None
-        try:
-            result = verify_one(path)
-        except ValidationSetupError as exc:
-            conn.send(_SetupFailed(exc.reason, exc.argument))
-            return
-        except MemoryError:
-            limit = f" ({memory_limit >> 20} MiB per document)" if memory_limit else ""
-            failure = (f"out of memory{limit}", "MemoryError")
-        except Exception as exc:  # verify_pdf reports bad documents itself; not this
-            failure = (f"{type(exc).__name__}: {exc}", type(exc).__name__)
-        if failure is not None:
-            # Built after the except block, which released the traceback and with it
-            # whatever the failed call held (after a MemoryError, most of the memory).
-            result = error_result(path, failure[0], failure[1],
-                                  seconds=time.perf_counter() - started)
-        # After a MemoryError this process's heap may be fragmented or half-updated:
-        # a fresh worker takes the next document.
-        recycle = result.error_type == "MemoryError"
-        try:
+        for position, name in chunk:
+            path = Path(name)
+            slot[1] = time.monotonic()
+            slot[0] = float(position)
+            try:
+                result = verify_safely(verify_one, path, memory_limit)
+            except ValidationSetupError as exc:
+                conn.send(_SetupFailed(exc.reason, exc.argument))
+                return
             # The JSON line is made here, in parallel, not in the one parent process
             # every result goes through (it costs more than the pickling).
             line = json.dumps(result.to_json(), ensure_ascii=False)
-            conn.send(_Verified(result, line, recycle))
-        except (OSError, ValueError):
-            return
-        except Exception as exc:  # the result does not pickle
-            conn.send(_Verified(error_result(path, f"result not transferable: {exc}",
-                                             type(exc).__name__), None, recycle=True))
-            return
-        if recycle:
+            answers.append(_Verified(position, result, line))
+            # After a MemoryError this process's heap may be fragmented or
+            # half-updated: a fresh worker takes the next document.
+            if result.error_type == "MemoryError":
+                flush(recycle=True)
+                return
+            if (len(answers) >= _FLUSH_COUNT
+                    or time.monotonic() - flushed >= _FLUSH_SECONDS) and not flush():
+                return
+        if answers and not flush():
             return

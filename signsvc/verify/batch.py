@@ -27,17 +27,18 @@ import hashlib
 import json
 import os
 import stat
-import time
-from collections.abc import Callable, Generator, Iterable
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sized
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from signsvc.errors import ValidationSetupError
 from signsvc.pki.chain import ValidationCache
 from signsvc.pki.trust import TrustStore
 from signsvc.verify._store import (
     SUMMARY_KEYS,
+    FreshResult,
     StoredResult,
     VerifyStore,
     category,
@@ -50,24 +51,29 @@ from signsvc.verify._workers import (
     Workers,
     error_result,
     fork_available,
+    verify_safely,
 )
 from signsvc.verify.results import DocumentResult
 
 if TYPE_CHECKING:
     from signsvc.pki.algorithms import ValidationPolicy
     from signsvc.pki.revocation import RevocationMode
+    from signsvc.verify.cluster import Cluster
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_TIMEOUT",
     "SUMMARY_KEYS",
+    "FreshResult",
     "StoredResult",
     "VerifyStore",
+    "auto_chunk",
     "category",
     "default_jobs",
     "json_line",
     "summarise",
     "verify_batch",
+    "verify_blocks",
     "verify_iter",
 ]
 
@@ -110,6 +116,8 @@ def verify_batch(
     progress: Callable[[DocumentResult], None] | None = None,
     cache: ValidationCache | None = None,
     pdf_password: str | None = None,
+    chunk_size: int | None = None,
+    cluster: Cluster | None = None,
 ) -> list[DocumentResult]:
     """Verify every document; see :func:`verify_iter` (this collects its results, in
     the order they finished)."""
@@ -117,7 +125,7 @@ def verify_batch(
         paths, trust=trust, jobs=jobs, executor=executor, at=at, policy=policy,
         revocation=revocation, online=online, timeout=timeout, memory_limit=memory_limit,
         resume=resume, store=store, progress=progress, cache=cache,
-        pdf_password=pdf_password))
+        pdf_password=pdf_password, chunk_size=chunk_size, cluster=cluster))
 
 
 def verify_iter(
@@ -137,16 +145,55 @@ def verify_iter(
     progress: Callable[[DocumentResult], None] | None = None,
     cache: ValidationCache | None = None,
     pdf_password: str | None = None,
+    chunk_size: int | None = None,
+    cluster: Cluster | None = None,
 ) -> Generator[DocumentResult, None, None]:
     """Verify every document, yielding each result as soon as it is final (and stored).
+
+    The results of :func:`verify_blocks`, one at a time; see there for the arguments.
+    """
+    blocks = verify_blocks(
+        paths, trust=trust, jobs=jobs, executor=executor, at=at, policy=policy,
+        revocation=revocation, online=online, timeout=timeout, memory_limit=memory_limit,
+        resume=resume, store=store, progress=progress, cache=cache,
+        pdf_password=pdf_password, chunk_size=chunk_size, cluster=cluster)
+    return (result for block in blocks for result in block)
+
+
+def verify_blocks(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    trust: TrustStore,
+    jobs: int | None = None,
+    executor: VerifyExecutor | None = None,
+    at: datetime | None = None,
+    policy: str | ValidationPolicy = "default",
+    revocation: RevocationMode = "soft-fail",
+    online: bool = False,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+    resume: bool = False,
+    store: VerifyStore | str | os.PathLike[str] | None = None,
+    progress: Callable[[DocumentResult], None] | None = None,
+    cache: ValidationCache | None = None,
+    pdf_password: str | None = None,
+    chunk_size: int | None = None,
+    cluster: Cluster | None = None,
+) -> Generator[list[DocumentResult], None, None]:
+    """Verify every document, yielding results in blocks as they become final.
+
+    A block is what was ready at once (up to a few chunks' worth); it is committed to
+    the store in one transaction before it is yielded, so a caller that prints a
+    block prints only stored results, and a run stopped at any point resumes.
 
     Args:
         paths: PDF files (:func:`collect_pdfs` expands directories).
         trust, at, policy, revocation, online, cache, pdf_password: as for
             :func:`signsvc.verify.verify_pdf`, the same for every document (the
-            password reaches the forked workers in memory; it is never logged, nor
-            written to the store or a report).
-        jobs: worker processes (default :func:`default_jobs`).
+            password reaches the workers in memory; it is never logged, nor written
+            to the store or a report).
+        jobs: worker processes (default :func:`default_jobs`, and never more than
+            there are documents, when ``paths`` has a length).
         executor: "process" (default where fork exists) verifies in forked workers,
             which is what enforces ``timeout`` and ``memory_limit``, even with one job;
             "inline" verifies in this process, one document at a time, with neither
@@ -161,6 +208,11 @@ def verify_iter(
         store: a :class:`VerifyStore` or the path of one; every fresh result is
             committed to it before it is yielded.
         progress: called with each result as it is yielded.
+        chunk_size: documents sent to a worker at once (default: a quarter of each
+            worker's share, between 1 and :data:`MAX_CHUNK`).
+        cluster: verify on a Dask cluster instead
+            (:class:`signsvc.verify.cluster.Cluster`; ``executor``, ``jobs`` and
+            ``memory_limit`` are then the cluster's business).
 
     Raises:
         ValidationSetupError: an option is unusable (raised at the call for this
@@ -175,79 +227,151 @@ def verify_iter(
     if memory_limit is not None and memory_limit <= 0:
         raise ValidationSetupError("must be a positive number of bytes",
                                    argument="memory_limit")
+    if chunk_size is not None and chunk_size < 1:
+        raise ValidationSetupError("must be at least 1", argument="chunk_size")
     if executor is None:
         executor = "process" if fork_available() else "inline"
     if executor not in ("process", "inline"):
         raise ValidationSetupError(f"unknown executor {executor!r}", argument="executor")
-    if executor == "process" and not fork_available():
+    if executor == "process" and not fork_available() and cluster is None:
         raise ValidationSetupError("worker processes need fork (Linux)", argument="executor")
     if resume and store is None:
         raise ValidationSetupError("resuming needs a store", argument="resume")
-    # Imported here so that workers forked later inherit pyHanko already loaded, and
-    # so that importing this module stays light.
+    # Imported here so that workers forked later inherit the verifier already loaded,
+    # and so that importing this module stays light.
     from signsvc.verify.pdf import verify_pdf
 
-    verify_one: VerifyOne = functools.partial(
-        verify_pdf, trust=trust, at=at, policy=policy, online=online, cache=cache,
+    options: dict[str, Any] = dict(
+        trust=trust, at=at, policy=policy, online=online,
         # verify_pdf checks these values (ValidationSetupError); here they are passed on.
         revocation=revocation,
         pdf_password=_Hidden(pdf_password) if pdf_password is not None else None)
+    verify_one: VerifyOne = functools.partial(verify_pdf, cache=cache, **options)
     params = params_key(trust, at=at, policy=policy, revocation=revocation, online=online)
     if pdf_password is not None:
         # A run with a password may open what one without could not: its results are
         # not the same. Only the fact that one was given is mixed in, never the
         # password or a hash of it (a stored hash would be a password to brute-force).
         params = hashlib.sha256(f"{params}/pdf-password-given".encode()).hexdigest()
-    return _run(paths, verify_one, jobs=jobs, executor=executor, timeout=timeout,
-                memory_limit=memory_limit, resume=resume, store=store, params=params,
-                progress=progress)
+    count = len(paths) if isinstance(paths, Sized) else None
+    if count is not None:
+        jobs = max(1, min(jobs, count))
+    if chunk_size is None:
+        chunk_size = auto_chunk(count, jobs)
+
+    def runner() -> Runner:
+        if cluster is not None:
+            # verify_pdf's own time limit; the partial travels to the workers, which
+            # each make their own cache.
+            return cluster.runner(functools.partial(verify_pdf, time_limit=timeout,
+                                                    **options))
+        if executor == "process":
+            return Workers(verify_one, jobs=jobs, timeout=timeout,
+                           memory_limit=memory_limit)
+        return _Inline(verify_one)
+
+    return _run(paths, runner, chunk=chunk_size, resume=resume, store=store,
+                params=params, progress=progress)
 
 
-def _run(paths: Iterable[str | os.PathLike[str]], verify_one: VerifyOne, *, jobs: int,
-         executor: VerifyExecutor, timeout: float | None, memory_limit: int | None,
-         resume: bool, store: VerifyStore | str | os.PathLike[str] | None, params: str,
-         progress: Callable[[DocumentResult], None] | None,
-         ) -> Generator[DocumentResult, None, None]:
+MAX_CHUNK = 64
+"""Documents per chunk at most: enough that a worker's round trip is paid once per
+dozens of one-page documents, few enough that a chunk of 2 MB scans is not a
+memory or latency problem, and that results reach the store in steady blocks."""
+
+
+def auto_chunk(count: int | None, workers: int) -> int:
+    """Documents per chunk for ``count`` documents on ``workers`` workers: a quarter of
+    each worker's share (so the last chunks finish together), 1 to :data:`MAX_CHUNK`."""
+    if count is None:
+        return MAX_CHUNK // 4
+    return max(1, min(MAX_CHUNK, count // (workers * 4)))
+
+
+class Runner(Protocol):
+    """Where chunks are verified: forked workers, this process, or a cluster."""
+
+    @property
+    def full(self) -> bool: ...
+    @property
+    def busy(self) -> bool: ...
+    def submit(self, chunk: list[Job]) -> None: ...
+    def collect(self) -> list[Ended]: ...
+    def close(self) -> None: ...
+
+
+_BLOCK = 256
+"""Results found without a worker (stored ones reused, files that are not documents)
+are committed and yielded in blocks of at most this many."""
+
+
+def _run(paths: Iterable[str | os.PathLike[str]], make_runner: Callable[[], Runner], *,
+         chunk: int, resume: bool, store: VerifyStore | str | os.PathLike[str] | None,
+         params: str, progress: Callable[[DocumentResult], None] | None,
+         ) -> Generator[list[DocumentResult], None, None]:
     opened = VerifyStore.open(store) if isinstance(store, str | os.PathLike) else None
     journal = opened or (store if isinstance(store, VerifyStore) else None)
-    runner: Workers | _Inline = (
-        Workers(verify_one, jobs=jobs, timeout=timeout, memory_limit=memory_limit)
-        if executor == "process" else _Inline(verify_one))
+    runner = make_runner()
+    settled = bytearray()
+    """One byte per input position: set once its result is final. A chunk a cluster
+    ran twice (its worker died after answering) is then not reported twice."""
+    ready: list[Ended] = []
+    reused: list[tuple[int, StoredResult, int]] = []
 
-    def finish(job: Job, result: DocumentResult, line: str | None = None) -> DocumentResult:
-        if line is not None:
-            object.__setattr__(result, _LINE, line)  # see json_line()
-        if journal is not None:
-            journal.record(result, position=job.position, size=job.size,
-                           mtime_ns=job.mtime_ns, params=params, line=json_line(result))
+    def settle(ended: list[Ended]) -> list[DocumentResult]:
+        fresh = []
+        for job, result, line in ended:
+            if job.position < len(settled) and settled[job.position]:
+                continue
+            if job.position >= len(settled):
+                settled.extend(bytes(max(job.position + 1, 2 * len(settled)) - len(settled)))
+            settled[job.position] = 1
+            if line is not None:
+                object.__setattr__(result, _LINE, line)  # see json_line()
+            fresh.append(FreshResult(result, job.position, job.size, job.mtime_ns,
+                               json_line(result)))
+        again = list(reused)
+        reused.clear()
+        if journal is not None and (fresh or again):
+            journal.commit(fresh, params=params,
+                           reused=[(row, position) for row, _, position in again])
+        block: list[DocumentResult] = [item.result for item in fresh]
+        block += [hit for _, hit, _ in again]
         if progress is not None:
-            progress(result)
-        return result
+            for result in block:
+                progress(result)
+        return block
 
     try:
+        pending: list[Job] = []
         for position, raw in enumerate(paths):
-            job, ready = _plan(position, Path(raw))
-            if ready is not None:
-                yield finish(job, ready)
-                continue
-            if resume and journal is not None:
-                hit = journal.lookup(job.path, size=job.size, mtime_ns=job.mtime_ns,
-                                     params=params)
-                if hit is not None:
-                    journal.reuse(hit[0], position=position)
-                    if progress is not None:
-                        progress(hit[1])
-                    yield hit[1]
-                    continue
-            # Bounded in flight: wait for a worker before taking the next document,
-            # so memory does not grow with the batch.
-            while runner.full:
-                for done in runner.collect():
-                    yield finish(*done)
-            runner.submit(job)
+            job, result = _plan(position, Path(raw))
+            if result is not None:
+                ready.append((job, result, None))
+            elif resume and journal is not None and (hit := journal.lookup(
+                    job.path, size=job.size, mtime_ns=job.mtime_ns, params=params)):
+                reused.append((hit[0], hit[1], position))
+            else:
+                pending.append(job)
+            if len(pending) >= chunk:
+                # Bounded in flight: wait for a worker before taking more documents,
+                # so memory does not grow with the batch.
+                while runner.full:
+                    if block := settle(ready + runner.collect()):
+                        yield block
+                    ready = []
+                runner.submit(pending)
+                pending = []
+            if len(ready) + len(reused) >= _BLOCK:
+                yield settle(ready)
+                ready = []
+        runner.submit(pending)
+        if ready or reused:
+            yield settle(ready)
+            ready = []
         while runner.busy:
-            for done in runner.collect():
-                yield finish(*done)
+            if block := settle(runner.collect()):
+                yield block
     finally:
         # Ctrl-C, an abandoned iterator or an error: in-flight documents are dropped
         # unrecorded, so resume verifies them.
@@ -293,34 +417,25 @@ class _Inline:
 
     def __init__(self, verify_one: VerifyOne) -> None:
         self._verify_one = verify_one
-        self._done: list[Ended] = []
+        self._queue: deque[Job] = deque()
 
     @property
     def full(self) -> bool:
-        return bool(self._done)
+        return bool(self._queue)
 
     @property
     def busy(self) -> bool:
-        return bool(self._done)
+        return bool(self._queue)
 
-    def submit(self, job: Job) -> None:
-        started = time.perf_counter()
-        try:
-            result = self._verify_one(job.path)
-        except ValidationSetupError:
-            raise
-        except Exception as exc:  # verify_pdf reports bad documents itself; not this
-            result = error_result(job.path, f"{type(exc).__name__}: {exc}",
-                                  type(exc).__name__, size=job.size,
-                                  seconds=time.perf_counter() - started)
-        self._done.append((job, result, None))
+    def submit(self, chunk: list[Job]) -> None:
+        self._queue.extend(chunk)
 
     def collect(self) -> list[Ended]:
-        done, self._done = self._done, []
-        return done
+        job = self._queue.popleft()
+        return [(job, verify_safely(self._verify_one, job.path, None, size=job.size), None)]
 
     def close(self) -> None:
-        self._done.clear()
+        self._queue.clear()
 
 
 _LINE = "_signsvc_json_line"
