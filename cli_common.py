@@ -448,12 +448,30 @@ def _os_error_text(exc: OSError) -> str:
     return f"{where}{os_reason(exc)}"
 
 
+def _unraisable(info: Any) -> None:
+    """A Ctrl-C that lands in a finalizer (a pipe's ``__del__`` as the garbage
+    collector closes it) cannot propagate from there: Python would print "Exception
+    ignored in ..." with a traceback and the interrupt would be lost. It is raised
+    again in the main thread instead, where the batch stops as for any Ctrl-C."""
+    if isinstance(info.exc_value, KeyboardInterrupt):
+        import _thread
+        import threading
+
+        # From another thread, a moment later: raised now, it would land in this hook.
+        later = threading.Timer(0.05, _thread.interrupt_main)
+        later.daemon = True
+        later.start()
+        return
+    sys.__unraisablehook__(info)
+
+
 def run(group: click.Group, argv: Sequence[str] | None) -> None:
     """Run the command line: the one exception boundary.
 
     Every error reaches the user as one line naming the file and the reason, with the
     exit code :class:`ExitCode` documents; a traceback only with ``-v``.
     """
+    sys.unraisablehook = _unraisable
     try:
         returned = group.main(args=list(argv) if argv is not None else None,
                               prog_name="signsvc", standalone_mode=False)

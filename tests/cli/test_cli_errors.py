@@ -199,3 +199,35 @@ def test_the_revocation_choices_are_the_library_modes() -> None:
     for name in ("chain", "verify"):
         [option] = [p for p in cli.cli.commands[name].params if p.name == "revocation"]
         assert tuple(option.type.choices) == REVOCATION_MODES, name  # type: ignore[attr-defined]
+
+
+FINALIZER_INTERRUPT = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import click
+from cli_common import run
+
+class Pipe:
+    def __del__(self):
+        raise KeyboardInterrupt  # as a Ctrl-C landing in Connection.__del__
+
+@click.command()
+def work():
+    Pipe()  # collected at once: the interrupt is raised inside __del__
+    for _ in range(500):
+        time.sleep(0.01)
+    print("not interrupted")
+
+run(work, [])
+"""
+
+
+def test_a_ctrl_c_inside_a_finalizer_stops_the_command_without_a_traceback() -> None:
+    done = subprocess.run([sys.executable, "-c", FINALIZER_INTERRUPT, str(ROOT)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    # Python would print "Exception ignored in ... Traceback" and go on, the Ctrl-C lost.
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert done.returncode == 130, done.stderr
+    assert "not interrupted" not in done.stdout
+    # One line, as for any Ctrl-C (click reports it as an abort).
+    assert done.stderr.strip().splitlines() == ["signsvc: aborted"], done.stderr
