@@ -22,11 +22,11 @@ cd "$here"
 #   chromium                  headless render check of the HTML verify report (~124 MB)
 #   qpdf                      encrypts test PDFs with another producer than pyHanko
 #   python3-tk                the service's consent window (Tk, in the standard library)
-#   xvfb xdotool              the consent window tested on a virtual screen, clicked
+#   xvfb xdotool x11-utils    the consent window tested on a virtual screen, clicked
 apt_packages=(
     softhsm2 opensc opensc-pkcs11 p11-kit p11-kit-modules
     pcscd vsmartcard-vpcd poppler-utils libnss3-tools icc-profiles-free
-    fonts-liberation2 chromium qpdf python3-tk xvfb xdotool
+    fonts-liberation2 chromium qpdf python3-tk xvfb xdotool x11-utils
     python3-venv
 )
 

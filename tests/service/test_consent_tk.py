@@ -1,6 +1,6 @@
 """The real consent window (Tk, in its own process) on a private Xvfb display,
-answered with xdotool's keyboard as an official would: the PIN typed, Tab to a
-button, Space to press it (SERVICE-DESIGN §3.6 item 5)."""
+answered with xdotool as an official would: the PIN typed, then a button clicked with
+the mouse, or reached with Tab and pressed with Space (SERVICE-DESIGN §3.6 item 5)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from signsvc.service.consent import ConsentAnswer, ConsentFile, ConsentRequest, make_confirmer
 from tests.service._xvfb import Xvfb
+from tests.support.tools import need
 
 ORIGIN = "https://eoffice.example.vn"
 TITLE = f"signsvc — {ORIGIN}"
@@ -88,6 +89,49 @@ def test_the_official_types_the_pin_and_signs_a_batch_of_fifty(
     assert got == ConsentAnswer(True, pin="24 68;x")
     assert "24 68" not in repr(got)
     assert window_processes() == []
+
+
+def buttons(x: Xvfb, window: str) -> tuple[str, str]:
+    """The X windows of the "Sign" and "Deny" buttons (Tk gives each widget an X window
+    of its own): the two equal-sized ones at the bottom of the window, left to right,
+    as ``xwininfo -tree`` shows them."""
+    import re
+    import subprocess
+
+    need("xwininfo")
+    tree = subprocess.run(["xwininfo", "-tree", "-id", window],
+                          env=dict(os.environ, DISPLAY=x.display), capture_output=True,
+                          text=True, check=True, timeout=30).stdout
+    found = [(int(m[5]), int(m[4]), m[1], (m[2], m[3])) for m in re.finditer(
+        r"(0x[0-9a-f]+) .*?(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(-?\d+)\+(-?\d+)", tree)]
+    bottom = max(y for y, _, _, (w, _h) in found if int(w) < 200)
+    row = sorted((left, wid) for y, left, wid, (w, _h) in found if y == bottom and int(w) < 200)
+    assert len(row) == 2, tree
+    return row[0][1], row[1][1]
+
+
+def click(x: Xvfb, button: str) -> None:
+    """Move the pointer onto ``button`` and press the left mouse button there."""
+    x.xdotool("mousemove", "--sync", "--window", button, "10", "10", "click", "1")
+
+
+def test_the_official_clicks_sign_with_the_mouse(x: Xvfb, pool: ThreadPoolExecutor) -> None:
+    answer = asked(pool, lambda: make_confirmer("tk").confirm(batch(), timeout=_ANSWER_LIMIT))
+    window = focused_window(x)
+    x.xdotool("type", "--delay", "20", "135790")
+    sign, _deny = buttons(x, window)
+    click(x, sign)
+    assert answer.result(timeout=_ANSWER_LIMIT) == ConsentAnswer(True, pin="135790")
+    assert window_processes() == []
+
+
+def test_the_official_clicks_deny_with_the_mouse(x: Xvfb, pool: ThreadPoolExecutor) -> None:
+    answer = asked(pool, lambda: make_confirmer("tk").confirm(batch(), timeout=_ANSWER_LIMIT))
+    window = focused_window(x)
+    x.xdotool("type", "135790")
+    _sign, deny = buttons(x, window)
+    click(x, deny)
+    assert answer.result(timeout=_ANSWER_LIMIT) == ConsentAnswer(False, reason="denied")
 
 
 def test_enter_approves_nothing_and_deny_denies(x: Xvfb, pool: ThreadPoolExecutor) -> None:
