@@ -56,9 +56,10 @@ every document ever verified."""
         "Verify the signatures of PDF documents (PAdES; ETSI EN 319 102-1 "
         "verdicts).\n\n"
         "PATHS are PDF files or folders (every *.pdf under them; symbolic links "
-        "are followed only inside the folder). Exit 0 when every document is "
+        "are followed only inside the folder), or fsspec URLs of files or folders "
+        "(s3://..., file://...; needs signsvc[cluster]). Exit 0 when every document is "
         "TOTAL-PASSED, 1 otherwise, 2 on usage or bad input."))
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @trust_option()
 @policy_options
 @online_option
@@ -84,7 +85,7 @@ every document ever verified."""
         help=N_("Verify on a Dask LocalCluster of N workers started for this run."))
 @json_option(N_("One JSON object per document, one line each, as they finish."))
 @verbose_option
-def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
+def verify(paths: tuple[str, ...], trust_paths: tuple[Path, ...], policy: str,
            revocation: str, online: bool, fetch_alias: bool, at: datetime | None,
            jobs: int | None,
            timeout: float, store: Path, resume: bool, report: Path | None,
@@ -112,7 +113,12 @@ def verify(paths: tuple[Path, ...], trust_paths: tuple[Path, ...], policy: str,
     if not len(trust):
         raise click.UsageError(_("no trust anchor: give --trust FILE|DIR or add one with "
                                  "'signsvc trust add FILE'"))
-    documents = collect_pdfs(paths)
+    from signsvc.verify._urls import expand, is_url
+
+    # fsspec URLs (s3://, file://, ...) as given; everything else is a local path.
+    documents: list[Path | str] = [
+        *collect_pdfs([Path(p) for p in paths if not is_url(p)]),
+        *expand([p for p in paths if is_url(p)])]
     if not documents:
         raise click.UsageError(_("no PDF found in the given paths"))
     from cli_common import env_value
@@ -174,7 +180,7 @@ def _line(result: DocumentResult, *, plain: bool) -> str:
     """``STATUS  PATH`` and, when not passed, why (the error, or the first reason),
     when passed without a revocation check, that; with ``plain``, a second line saying
     what the verdict means in words (and :func:`_revocation_line`)."""
-    line = f"{result.indication.value:<14} {result.path}"
+    line = f"{result.indication.value:<14} {result.location}"
     reason = None if result.passed else result.error or result.reason or next(
         (s.reason for s in result.signatures if not s.passed), None)
     if reason:

@@ -18,7 +18,8 @@ from signsvc.verify.results import DocumentResult
 __all__ = ["Answers", "Item", "Verifier", "verify_chunk"]
 
 Item = tuple[int, str, str]
-"""A document as a task carries it: position, path as given, absolute path."""
+"""A document as a task carries it: position, path as given, absolute path (or its
+URL, twice)."""
 
 Answers = list[tuple[int, DocumentResult, str]] | tuple[str, str, "str | None"]
 """Per document (position, result, its JSON line); or ("setup", reason, argument)
@@ -47,7 +48,7 @@ def verify_chunk(name: str, items: list[Item]) -> Answers:
     answers = []
     for position, given, absolute in items:
         try:
-            result = verify_safely(plugin.verify_one, Path(absolute), None)
+            result = verify_safely(plugin.verify_one, absolute, None)
         except ValidationSetupError as exc:
             return ("setup", exc.reason, exc.argument)
         if given != absolute:

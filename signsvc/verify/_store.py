@@ -25,6 +25,7 @@ someone else may have written, and loading it must not run code.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -41,6 +42,7 @@ from signsvc.errors import OutputError
 from signsvc.pki.algorithms import ValidationPolicy
 from signsvc.pki.indications import Indication, SubIndication
 from signsvc.pki.trust import TrustStore
+from signsvc.verify._urls import is_url
 from signsvc.verify.results import DocumentResult
 
 __all__ = ["SUMMARY_KEYS", "FreshResult", "StoredResult", "VerifyStore", "category",
@@ -85,6 +87,11 @@ CREATE TABLE IF NOT EXISTS run_documents (
     PRIMARY KEY (run, position)
 );
 """
+
+
+def document_key(path: Path | str) -> str:
+    """How a document is named in the store: its absolute path, or its URL as given."""
+    return str(path) if is_url(path) else os.path.abspath(path)
 
 
 def category(result: DocumentResult) -> str:
@@ -153,7 +160,7 @@ class StoredResult(DocumentResult):
                    and s.get("revocation_checked") is not True)
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.stored, "path": str(self.path)}
+        return {**self.stored, "path": self.location}
 
     @classmethod
     def from_json(cls, path: Path, data: Mapping[str, Any],
@@ -244,17 +251,20 @@ class VerifyStore:
     def close(self) -> None:
         self._db.close()
 
-    def lookup(self, path: Path, *, size: int | None, mtime_ns: int | None,
+    def lookup(self, path: Path | str, *, size: int | None, mtime_ns: int | None,
                params: str) -> tuple[int, StoredResult] | None:
-        """The stored row of ``path`` if the file is unchanged (same size and mtime)
-        and was verified under ``params``: its id and light result."""
+        """The stored row of ``path`` (a path, or an fsspec URL) if the file is
+        unchanged (same size and mtime) and was verified under ``params``: its id and
+        light result."""
         row = self._db.execute(
             "SELECT id, size, mtime_ns, result, finished_at FROM documents "
-            "WHERE path = ? AND params = ?", (os.path.abspath(path), params)).fetchone()
+            "WHERE path = ? AND params = ?", (document_key(path), params)).fetchone()
         if row is None or (row[1], row[2]) != (size, mtime_ns):
             return None
-        stored = StoredResult.from_json(path, json.loads(row[3]),
-                                        datetime.fromisoformat(row[4]))
+        data = json.loads(row[3])
+        stored = StoredResult.from_json(Path(path), data, datetime.fromisoformat(row[4]))
+        if is_url(path):
+            stored = dataclasses.replace(stored, url=str(path))
         return int(row[0]), stored
 
     def reuse(self, document: int, *, position: int) -> None:
@@ -290,7 +300,8 @@ class VerifyStore:
                 line = item.line
                 if line is None:
                     line = json.dumps(result.to_json(), ensure_ascii=False)
-                row = (os.path.abspath(result.path), params, item.size, item.mtime_ns,
+                row = (document_key(result.url or result.path), params, item.size,
+                       item.mtime_ns,
                        result.sha256, result.indication.value, category(result), line,
                        finished, result.revocation_not_checked)
                 document = int(self._db.execute(_UPSERT, row).fetchone()[0])
@@ -342,7 +353,7 @@ class VerifyStore:
         if paths is None:
             found = self._db.execute(query + " ORDER BY id").fetchall()
         else:
-            wanted = [os.path.abspath(p) for p in paths]
+            wanted = [document_key(p) for p in paths]
             found = [row for p in wanted
                      for row in self._db.execute(query + " WHERE path = ?", (p,))]
         return [dict(zip(columns, row, strict=True)) for row in found]

@@ -25,7 +25,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_connections
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any
 
 from signsvc.errors import ValidationSetupError
 from signsvc.pki.indications import Indication
+from signsvc.verify._urls import fetch_and_verify, is_url
 from signsvc.verify.results import DocumentResult
 
 __all__ = ["Ended", "Job", "Workers", "error_result", "fork_available", "verify_safely"]
@@ -55,6 +56,13 @@ class Job:
     path: Path
     size: int | None
     mtime_ns: int | None
+    url: str | None = None
+    """The fsspec URL it is read from, when it was named by one."""
+
+    @property
+    def name(self) -> str:
+        """What the worker is sent: the URL, else the path."""
+        return self.url if self.url is not None else str(self.path)
 
 
 def error_result(path: Path, error: str, error_type: str, *, size: int | None = None,
@@ -186,7 +194,7 @@ class Workers:
             worker.slot[0], worker.slot[1] = float(chunk[0].position), worker.answered_at
         worker.queue.extend(chunk)
         try:
-            worker.conn.send([(job.position, str(job.path)) for job in chunk])
+            worker.conn.send([(job.position, job.name) for job in chunk])
         except OSError:
             # Died: its end of the pipe reads EOF, and collect() reports it.
             pass
@@ -352,14 +360,17 @@ _FLUSH_COUNT = 32
 _FLUSH_SECONDS = 0.05
 
 
-def verify_safely(verify_one: VerifyOne, path: Path, memory_limit: int | None, *,
+def verify_safely(verify_one: VerifyOne, name: str | Path, memory_limit: int | None, *,
                   size: int | None = None) -> DocumentResult:
-    """``verify_one(path)``, with any failure but an unusable option (raised) turned
-    into the document's error result."""
+    """``verify_one(path)`` (for a URL: fetched first, :mod:`signsvc.verify._urls`),
+    with any failure but an unusable option (raised) turned into the document's error
+    result."""
+    url = name if isinstance(name, str) and is_url(name) else None
+    path = Path(name)
     started = time.perf_counter()
     failure: tuple[str, str] | None = None
     try:
-        return verify_one(path)
+        return verify_one(path) if url is None else fetch_and_verify(verify_one, url)
     except ValidationSetupError:
         raise
     except MemoryError:
@@ -369,8 +380,9 @@ def verify_safely(verify_one: VerifyOne, path: Path, memory_limit: int | None, *
         failure = (f"{type(exc).__name__}: {exc}", type(exc).__name__)
     # Built after the except block, which released the traceback and with it whatever
     # the failed call held (after a MemoryError, most of the memory).
-    return error_result(path, failure[0], failure[1], size=size,
-                        seconds=time.perf_counter() - started)
+    result = error_result(path, failure[0], failure[1], size=size,
+                          seconds=time.perf_counter() - started)
+    return result if url is None else replace(result, url=url)
 
 
 def _worker_main(conn: Connection, inherited: list[Connection], parent: int,
@@ -394,8 +406,9 @@ def _worker_main(conn: Connection, inherited: list[Connection], parent: int,
             return False
         except Exception as exc:  # a result that does not pickle: say so, then stop
             bad = answers[-1]
-            replaced = error_result(bad.result.path, f"result not transferable: {exc}",
-                                    type(exc).__name__)
+            replaced = replace(error_result(bad.result.path,
+                                            f"result not transferable: {exc}",
+                                            type(exc).__name__), url=bad.result.url)
             conn.send(_Answers([*answers[:-1], _Verified(bad.position, replaced, None)],
                                recycle=True))
             return False
@@ -410,11 +423,10 @@ def _worker_main(conn: Connection, inherited: list[Connection], parent: int,
         if chunk is None:
             return
         for position, name in chunk:
-            path = Path(name)
             slot[1] = time.monotonic()
             slot[0] = float(position)
             try:
-                result = verify_safely(verify_one, path, memory_limit)
+                result = verify_safely(verify_one, name, memory_limit)
             except ValidationSetupError as exc:
                 conn.send(_SetupFailed(exc.reason, exc.argument))
                 return

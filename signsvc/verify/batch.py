@@ -29,11 +29,12 @@ import os
 import stat
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sized
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from signsvc.errors import ValidationSetupError
+from signsvc.errors import BadInputError, ValidationSetupError
 from signsvc.pki.chain import ValidationCache
 from signsvc.pki.trust import TrustStore
 from signsvc.verify._store import (
@@ -44,6 +45,7 @@ from signsvc.verify._store import (
     category,
     params_key,
 )
+from signsvc.verify._urls import is_url, stat_url
 from signsvc.verify._workers import (
     Ended,
     Job,
@@ -345,11 +347,12 @@ def _run(paths: Iterable[str | os.PathLike[str]], make_runner: Callable[[], Runn
     try:
         pending: list[Job] = []
         for position, raw in enumerate(paths):
-            job, result = _plan(position, Path(raw))
+            job, result = _plan(position, raw)
             if result is not None:
                 ready.append((job, result, None))
             elif resume and journal is not None and (hit := journal.lookup(
-                    job.path, size=job.size, mtime_ns=job.mtime_ns, params=params)):
+                    job.url or job.path, size=job.size, mtime_ns=job.mtime_ns,
+                    params=params)):
                 reused.append((hit[0], hit[1], position))
             else:
                 pending.append(job)
@@ -380,8 +383,19 @@ def _run(paths: Iterable[str | os.PathLike[str]], make_runner: Callable[[], Runn
             opened.close()
 
 
-def _plan(position: int, path: Path) -> tuple[Job, DocumentResult | None]:
-    """The job for ``path``, and its result already when it is not a regular file."""
+def _plan(position: int, raw: str | os.PathLike[str]) -> tuple[Job, DocumentResult | None]:
+    """The job for ``raw`` (a path or an fsspec URL), and its result already when it is
+    not a regular file, or a URL that names nothing."""
+    if is_url(raw):
+        url = str(raw)
+        try:
+            size, mtime_ns = stat_url(url)
+        except BadInputError as exc:
+            job = Job(position, Path(url), None, None, url)
+            return job, replace(error_result(job.path, f"cannot read: {exc.reason}",
+                                             "BadInputError"), url=url)
+        return Job(position, Path(url), size, mtime_ns, url), None
+    path = Path(raw)
     try:
         info = path.stat()
     except OSError as exc:
@@ -432,7 +446,7 @@ class _Inline:
 
     def collect(self) -> list[Ended]:
         job = self._queue.popleft()
-        return [(job, verify_safely(self._verify_one, job.path, None, size=job.size), None)]
+        return [(job, verify_safely(self._verify_one, job.name, None, size=job.size), None)]
 
     def close(self) -> None:
         self._queue.clear()

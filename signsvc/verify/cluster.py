@@ -130,7 +130,8 @@ class ClusterRunner:
         if not chunk:
             return
         self._chunk = max(self._chunk, len(chunk))
-        items = [(job.position, str(job.path), os.path.abspath(job.path)) for job in chunk]
+        items = [(job.position, job.name, job.url or os.path.abspath(job.path))
+                 for job in chunk]
         from signsvc.verify._daskplugin import verify_chunk
 
         future = self._client.submit(verify_chunk, self._name, items, pure=False,

@@ -396,6 +396,14 @@ class DocumentResult:
     error_type: str | None = None
     seconds: float | None = None
     """Time spent on this document."""
+    url: str | None = None
+    """The fsspec URL the document was read from (``s3://...``, ``file://...``), when it
+    was named by one; it is then what ``to_json()["path"]`` and reports show."""
+
+    @property
+    def location(self) -> str:
+        """Where the document is, as the user named it: its URL, else its path."""
+        return self.url if self.url is not None else str(self.path)
 
     @property
     def passed(self) -> bool:
@@ -416,7 +424,7 @@ class DocumentResult:
     def to_json(self) -> dict[str, Any]:
         """One object of ``--report out.json`` / ``--json``: a contract other tools parse."""
         return {
-            "path": str(self.path),
+            "path": self.location,
             "status": self.indication.value,
             "sub_indication": self.sub_indication.value if self.sub_indication else None,
             "reason": self.reason,

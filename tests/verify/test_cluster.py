@@ -314,3 +314,59 @@ def test_a_scheduler_that_is_not_there_is_a_clear_error(tmp_path: Path,
     assert "Traceback" not in result.stderr
 
 
+
+
+def test_fsspec_urls_verify_locally_and_on_the_cluster_reported_by_their_url(
+        corpus: list[Path], trust: TrustStore, cluster: Cluster, tmp_path: Path) -> None:
+    from signsvc.verify._urls import expand
+
+    for path in corpus[:6]:
+        shutil.copy(path, tmp_path / path.name)
+    urls = expand([f"file://{tmp_path}/"])
+    assert urls == sorted(f"file://{tmp_path}/{p.name}" for p in corpus[:6])
+    expected = {url: comparable(verify_pdf(tmp_path / url.rsplit("/", 1)[1], trust=trust,
+                                           at=AT)) for url in urls}
+    for name, data in expected.items():
+        data["path"] = name
+    store_path = tmp_path / "store.sqlite3"
+    with VerifyStore.open(store_path) as store:
+        local = verify_batch(urls, trust=trust, jobs=2, at=AT, store=store, chunk_size=2)
+    assert {r.url: comparable(r) for r in local} == expected
+    assert all(r.to_json()["path"] == r.url for r in local)
+    dask = verify_batch(urls, trust=trust, at=AT, cluster=cluster)
+    assert {r.url: comparable(r) for r in dask} == expected
+    with VerifyStore.open(store_path) as store:
+        again = verify_batch(urls, trust=trust, jobs=1, at=AT, store=store, resume=True)
+        assert all(isinstance(r, StoredResult) for r in again)
+        assert sorted(row["path"] for row in store.rows()) == urls
+    assert {r.url: comparable(r) for r in again} == expected
+
+
+def test_an_in_memory_fsspec_store_and_a_missing_url(
+        corpus: list[Path], trust: TrustStore) -> None:
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    signed = next(p for p in corpus if p.name == "qd-123-signed.pdf")
+    memory.pipe("/archive/2026/qd-1.pdf", signed.read_bytes())
+    results = verify_batch(["memory://archive/2026/qd-1.pdf", "memory://archive/missing.pdf"],
+                           trust=trust, jobs=1, at=LATER)
+    found, missing = sorted(results, key=lambda r: r.location)
+    assert found.url == "memory://archive/2026/qd-1.pdf" and found.passed
+    assert found.sha256 == verify_pdf(signed, trust=trust, at=LATER).sha256
+    assert missing.url == "memory://archive/missing.pdf"
+    assert missing.error_type == "BadInputError"
+    assert missing.error is not None and missing.error.startswith("cannot read:")
+    assert missing.to_json()["path"] == "memory://archive/missing.pdf"
+
+
+def test_the_command_takes_urls(corpus: list[Path], tmp_path: Path) -> None:
+    folder = corpus[0].parent
+    lines = cli_lines(["verify", f"file://{folder}/", "--trust", str(GOV_ROOT), "--at",
+                       AT.isoformat(), "--json", "--jobs", "2", "--store",
+                       str(tmp_path / "s.sqlite3")], tmp_path)
+    assert sorted(lines) == sorted(f"file://{p}" for p in corpus)
+    unknown = run_cli(tmp_path, "--lang", "en", "verify", "nosuch://x/", "--trust",
+                      str(GOV_ROOT), "--store", str(tmp_path / "t.sqlite3"))
+    assert unknown.returncode == 2 and "nosuch://x/" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
