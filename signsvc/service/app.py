@@ -334,7 +334,12 @@ def make_app(config: ServiceConfig, confirmer: Confirmer, *, pin_env: str | None
         audit.decision(uuid.uuid4().hex[:12], origin=origin, call=None,
                        decision="paired" if approved else "pair-refused")
 
-    gate.pairing = Pairing(ask, config.paired_file, gate.add, decided)
+    def asked(origin: str) -> None:
+        audit.decision(uuid.uuid4().hex[:12], origin=origin, call=None,
+                       decision="pair-asked")
+
+    if config.pairing:
+        gate.pairing = Pairing(ask, config.paired_file, gate.add, decided, asked)
     return ServiceApp(service, gate, peer_lookup=peer_lookup)
 
 

@@ -13,6 +13,8 @@ Keys::
     [service]
     allowed_origins = ["https://eoffice.cantho.gov.vn"]  # admin + user, united
     session_cookie = "ASP.NET_SessionId"    # the cookie SessionId is sent as
+    pairing = true                          # false (in any file): unknown sites are
+                                            # refused without asking the official
     max_files = 50                          # limits: the smallest value set wins
     max_file_bytes = 52428800
     max_batch_bytes = 524288000
@@ -169,6 +171,10 @@ class ServiceConfig:
     cookie, what VGCA's integrations use)."""
     paired_file: Path = Path("paired-origins.toml")
     """Where origins the user approves are kept."""
+    pairing: bool = True
+    """Whether an unknown origin may ask the official to be paired (``[service]
+    pairing``; ``false`` in any file wins, so an administrator can forbid it). Without
+    it only the allowlist calls, and no site can make a window appear."""
     files: tuple[Path, ...] = ()
     """The files read, in order."""
 
@@ -241,6 +247,11 @@ class _File:
             raise self.fail(key, "must be a non-empty string")
         return value
 
+    def boolean(self, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
     def positive(self, key: str, value: Any) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise self.fail(key, "must be a positive integer")
@@ -265,7 +276,7 @@ class _File:
 
 
 _TOP_KEYS = frozenset({"service", "token", "appearance", "sign"})
-_SERVICE_KEYS = frozenset({"allowed_origins", "file_origins", "session_cookie",
+_SERVICE_KEYS = frozenset({"allowed_origins", "file_origins", "session_cookie", "pairing",
                            *(f.name for f in dataclasses.fields(Limits))})
 _TOKEN_KEYS = frozenset({"module", "label", "serial", "cert_id"})
 _SIGN_KEYS = frozenset({"level", "tsa_url", "reason", "journal"})
@@ -299,6 +310,7 @@ def load_config(*, user_file: Path | None = None) -> ServiceConfig:
     token: dict[str, Any] = {}
     sign: dict[str, Any] = {}
     cookie = ServiceConfig.session_cookie
+    pairing = True
     appearances: dict[str, CallAppearance] = {}
     for entry in files:
         entry.known("", entry.data, _TOP_KEYS)
@@ -321,6 +333,8 @@ def load_config(*, user_file: Path | None = None) -> ServiceConfig:
                 limits[limit.name] = min(value, limits.get(limit.name, value))
         if "session_cookie" in service:
             cookie = _cookie_name(entry, service["session_cookie"])
+        if "pairing" in service:
+            pairing = pairing and entry.boolean("service.pairing", service["pairing"])
         token.update(_token(entry))
         sign.update(_sign(entry))
         appearances.update(_appearances(entry))
@@ -338,7 +352,7 @@ def load_config(*, user_file: Path | None = None) -> ServiceConfig:
         allowed_origins=frozenset(origins),
         file_origins={k: frozenset(v) for k, v in file_origins.items()},
         limits=Limits(**limits), token=TokenChoice(**token), appearances=appearances,
-        sign=settings, session_cookie=cookie, paired_file=paired,
+        sign=settings, session_cookie=cookie, paired_file=paired, pairing=pairing,
         files=tuple(f.path for f in files) + ((paired,) if paired_data is not None else ()))
 
 

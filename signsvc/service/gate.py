@@ -98,11 +98,13 @@ class Pairing:
 
     def __init__(self, ask: Callable[[str], bool], paired_file: Path,
                  on_paired: Callable[[str], None],
-                 on_decision: Callable[[str, bool], None] | None = None) -> None:
+                 on_decision: Callable[[str, bool], None] | None = None,
+                 on_asked: Callable[[str], None] | None = None) -> None:
         self._ask = ask
         self._file = paired_file
         self._on_paired = on_paired
         self._on_decision = on_decision
+        self._on_asked = on_asked
         self._lock = threading.Lock()
         self._asking: str | None = None
         self._refused: dict[str, float] = {}
@@ -116,6 +118,8 @@ class Pairing:
                     refused is not None and time.monotonic() - refused < PAIR_COOLDOWN):
                 return False
             self._asking = origin
+        if self._on_asked is not None:
+            self._on_asked(origin)  # recorded before the request is refused
         threading.Thread(target=self._run, args=(origin,), name="signsvc-pair",
                          daemon=True).start()
         return True

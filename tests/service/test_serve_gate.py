@@ -230,6 +230,28 @@ def test_an_unknown_origin_is_paired_through_the_confirmation(
         ws.send(json.dumps(_request(files)))
         assert json.loads(ws.recv())["Message"] == "unsupported"
     assert "paired" in _decisions(running)
+    assert _decisions(running)[:2] == ["pair-asked", "refused-origin"]
+
+
+def test_with_pairing_off_an_unknown_origin_is_refused_without_a_question(
+        start_service: StartService, hsm: SoftHSM, files: FileServer, tmp_path: Path) -> None:
+    confirm, log = confirm_script(tmp_path, approve=True)
+    config = service_toml(hsm, "https://other.example").replace(
+        "[service]\n", "[service]\npairing = false\n", 1)
+    assert "pairing = false" in config
+    running = start_service(config, confirm=confirm, pin_env="SIGNSVC_TEST_PIN", port=None)
+    assert _handshake_status(running.ws_url + "/SignPDF", {"Origin": files.origin}) == 403
+    # A later request from the allowed origin is answered after the refused one was
+    # handled (one process, in order): had a question been started, it would be logged.
+    with connect(running.ws_url + "/SignPDF",
+                 additional_headers={"Origin": "https://other.example"}) as ws:
+        ws.send(json.dumps(_request(files)))
+        assert json.loads(ws.recv())["Message"] == "unsupported"
+    assert not log.exists()
+    # With pairing on, "pair-asked" is recorded before the refusal (see the test above).
+    assert _decisions(running)[:1] == ["refused-origin"]
+    assert not {"pair-asked", "paired", "pair-refused"} & set(_decisions(running))
+    assert not (running.home / "config" / "signsvc" / "paired-origins.toml").exists()
 
 
 def _wait_for(path: Path) -> None:
