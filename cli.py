@@ -33,7 +33,7 @@ import click
 
 from cli_chain import chain, trust
 from cli_common import Group, Option, option, run, verbose_option
-from cli_serve import serve
+from cli_serve import origins, serve
 from cli_sign import audit, sign
 from cli_tokens import tokens
 from cli_verify import verify
@@ -56,7 +56,7 @@ def cli() -> None:
     """The ``signsvc`` group; its help (above) is translated when shown."""
 
 
-for _command in (tokens, sign, audit, chain, trust, verify, serve):
+for _command in (tokens, sign, audit, chain, trust, verify, serve, origins):
     cli.add_command(_command)
 
 

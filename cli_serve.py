@@ -5,6 +5,8 @@ Example::
     signsvc serve                      # port 8987, the Tk consent window
     signsvc serve --confirm tty        # a kiosk: asks on the terminal
     signsvc serve --confirm "script:/usr/local/bin/approve" --pin-env SIGNSVC_PIN
+    signsvc origins list               # the sites allowed: configured, and paired
+    signsvc origins revoke https://mot-trang.example.vn
 
 Exit codes as for every command (:class:`cli_common.ExitCode`): 2 for a bad option,
 a configuration mistake (the message names the file and the key), a port that cannot
@@ -13,12 +15,13 @@ be bound, or when run as root.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import click
 
-from cli_common import command, option, verbose_option
+from cli_common import Group, command, json_option, option, verbose_option
 from signsvc._i18n import N_, _, error_text
 
 
@@ -69,3 +72,74 @@ def serve(port: int, config_file: Path | None, confirm: str, pin_env: str | None
     except OSError as exc:
         raise click.UsageError(_("cannot listen on 127.0.0.1:{port}: {reason}").format(
             port=port, reason=exc.strerror or exc)) from None
+
+
+@click.group(cls=Group, help=N_(
+        "The sites that may ask this computer's signing service to sign: the ones the "
+        "configuration allows, and the ones you paired."))
+def origins() -> None:
+    """The sites that may ask this computer's signing service to sign."""
+
+
+@origins.command("list", help=N_(
+        "List the allowed sites: from the configuration files, and paired by you."))
+@option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+        help=N_("The user's configuration file, instead of "
+                "~/.config/signsvc/service.toml."))
+@json_option(N_("Print a JSON object: configured, paired, pairing, files."))
+@verbose_option
+def origins_list(config_file: Path | None, as_json: bool) -> None:
+    """List the allowed sites: from the configuration files, and paired by you."""
+    from signsvc.service.config import load_config
+    from signsvc.service.gate import paired_origins
+
+    config = load_config(user_file=config_file)
+    paired = paired_origins(config.paired_file)
+    configured = sorted(config.allowed_origins - set(paired))
+    if as_json:
+        click.echo(json.dumps({"configured": configured, "paired": paired,
+                               "pairing": config.pairing,
+                               "files": [str(f) for f in config.files]}, ensure_ascii=False))
+        return
+    for origin in configured:
+        click.echo(_("{origin}  (configuration)").format(origin=origin))
+    for origin in paired:
+        click.echo(_("{origin}  (paired by you; signsvc origins revoke {origin})").format(
+            origin=origin))
+    if not configured and not paired:
+        click.echo(_("no site may ask this computer to sign"), err=True)
+    if not config.pairing:
+        click.echo(_("pairing is off: unknown sites are refused without a question"),
+                   err=True)
+
+
+@origins.command("revoke", help=N_(
+        "Forget a site you paired: it is refused again once the service restarts "
+        "(systemctl --user restart signsvc)."))
+@click.argument("origin")
+@option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+        help=N_("The user's configuration file, instead of "
+                "~/.config/signsvc/service.toml."))
+@verbose_option
+def origins_revoke(origin: str, config_file: Path | None) -> None:
+    """Forget a site you paired."""
+    from signsvc.service.config import load_config
+    from signsvc.service.gate import revoke_paired
+    from signsvc.service.origins import normalise_origin
+
+    normal = normalise_origin(origin, lenient=True)
+    if normal is None:
+        raise click.BadParameter(_("{origin} is not an origin: write scheme://host[:port]")
+                                 .format(origin=origin), param_hint="ORIGIN")
+    config = load_config(user_file=config_file)
+    if revoke_paired(config.paired_file, normal):
+        click.echo(_("{origin} is no longer paired; restart the service for it to take "
+                     "effect (systemctl --user restart signsvc)").format(origin=normal))
+        return
+    if normal in config.allowed_origins:
+        raise click.UsageError(_("{origin} is allowed by the configuration, not by a "
+                                 "pairing: remove it from [service] allowed_origins in "
+                                 "{files}").format(
+                                     origin=normal,
+                                     files=", ".join(str(f) for f in config.files)))
+    raise click.UsageError(_("{origin} is not paired").format(origin=normal))

@@ -37,7 +37,8 @@ from signsvc.service.replies import Refusal, Status
 
 __all__ = ["LOOPBACK_HOSTS", "PAIR_COOLDOWN", "OriginGate", "Pairing", "PeerLookup",
            "check_host", "check_http_headers", "check_peer", "cors_headers",
-           "host_allowed", "netlink_peer_uid", "peer_uid", "proc_peer_uid"]
+           "host_allowed", "netlink_peer_uid", "paired_origins", "peer_uid", "proc_peer_uid",
+           "revoke_paired", "write_paired"]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
 """The only ``Host`` values the service answers."""
@@ -155,28 +156,45 @@ class Pairing:
                 self._asking = None
 
     def _append(self, origin: str) -> None:
-        """Rewrite the paired-origins file with ``origin`` added (atomically: a crash
-        leaves the old list, never half a file)."""
-        import json
-        import tomllib
-
-        known: list[str] = []
-        try:
-            with self._file.open("rb") as handle:
-                known = [o for o in tomllib.load(handle).get("origins", [])
-                         if isinstance(o, str)]
-        except (FileNotFoundError, tomllib.TOMLDecodeError):
-            pass
+        known = paired_origins(self._file)
         if origin not in known:
-            known.append(origin)
-        self._file.parent.mkdir(parents=True, exist_ok=True)
-        # A normalised origin is ASCII without quotes or backslashes: a JSON string is
-        # a TOML basic string.
-        body = ("# Origins this user allowed to request signatures (signsvc serve).\n"
-                "origins = [\n" + "".join(f"    {json.dumps(o)},\n" for o in known) + "]\n")
-        temporary = self._file.with_name(self._file.name + ".tmp")
-        temporary.write_text(body, encoding="utf-8")
-        os.replace(temporary, self._file)
+            write_paired(self._file, [*known, origin])
+
+
+def paired_origins(file: Path) -> list[str]:
+    """The origins in a paired-origins file, in the order they were paired ([] when
+    there is none, or it is unreadable: nothing is paired then)."""
+    import tomllib
+
+    try:
+        with file.open("rb") as handle:
+            return [o for o in tomllib.load(handle).get("origins", []) if isinstance(o, str)]
+    except (FileNotFoundError, tomllib.TOMLDecodeError):
+        return []
+
+
+def write_paired(file: Path, origins: Iterable[str]) -> None:
+    """Rewrite the paired-origins file with ``origins`` (atomically: a crash leaves the
+    old list, never half a file)."""
+    import json
+
+    file.parent.mkdir(parents=True, exist_ok=True)
+    # A normalised origin is ASCII without quotes or backslashes: a JSON string is a
+    # TOML basic string.
+    body = ("# Origins this user allowed to request signatures (signsvc serve).\n"
+            "origins = [\n" + "".join(f"    {json.dumps(o)},\n" for o in origins) + "]\n")
+    temporary = file.with_name(file.name + ".tmp")
+    temporary.write_text(body, encoding="utf-8")
+    os.replace(temporary, file)
+
+
+def revoke_paired(file: Path, origin: str) -> bool:
+    """Remove ``origin`` from the paired-origins file; whether it was there."""
+    known = paired_origins(file)
+    if origin not in known:
+        return False
+    write_paired(file, [o for o in known if o != origin])
+    return True
 
 
 class OriginGate:

@@ -137,7 +137,8 @@ def test_every_help_page_is_vietnamese_under_vi() -> None:
             if isinstance(param, click.Option) and param.help and not param.hidden:
                 assert param.help not in english, (path, param.name)
         pages += 1
-    assert pages == 11  # signsvc, tokens, sign, audit, chain, verify, serve, trust (+ 3)
+    assert pages == 14  # signsvc, tokens, sign, audit, chain, verify, serve, trust (+ 3),
+    # origins (+ list, revoke)
 
 
 def _signsvc(*args: str, env: dict[str, str] | None = None,
