@@ -32,7 +32,7 @@ from collections.abc import Callable, Generator, Iterable, Sized
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Required, TypedDict, Unpack
 
 from signsvc.errors import BadInputError, ValidationSetupError
 from signsvc.pki.chain import ValidationCache
@@ -68,6 +68,7 @@ __all__ = [
     "SUMMARY_KEYS",
     "FreshResult",
     "StoredResult",
+    "VerifyKeywords",
     "VerifyStore",
     "auto_chunk",
     "category",
@@ -101,64 +102,42 @@ def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
-def verify_batch(
-    paths: Iterable[str | os.PathLike[str]],
-    *,
-    trust: TrustStore,
-    jobs: int | None = None,
-    executor: VerifyExecutor | None = None,
-    at: datetime | None = None,
-    policy: str | ValidationPolicy = "default",
-    revocation: RevocationMode = "soft-fail",
-    online: bool = False,
-    timeout: float | None = DEFAULT_TIMEOUT,
-    memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
-    resume: bool = False,
-    store: VerifyStore | str | os.PathLike[str] | None = None,
-    progress: Callable[[DocumentResult], None] | None = None,
-    cache: ValidationCache | None = None,
-    pdf_password: str | None = None,
-    chunk_size: int | None = None,
-    cluster: Cluster | None = None,
-) -> list[DocumentResult]:
-    """Verify every document; see :func:`verify_iter` (this collects its results, in
-    the order they finished)."""
-    return list(verify_iter(
-        paths, trust=trust, jobs=jobs, executor=executor, at=at, policy=policy,
-        revocation=revocation, online=online, timeout=timeout, memory_limit=memory_limit,
-        resume=resume, store=store, progress=progress, cache=cache,
-        pdf_password=pdf_password, chunk_size=chunk_size, cluster=cluster))
+class VerifyKeywords(TypedDict, total=False):
+    """The batch options as keywords: how :func:`verify_batch` and :func:`verify_iter`
+    take them and hand them to :func:`verify_blocks` (each documented there)."""
+
+    trust: Required[TrustStore]
+    jobs: int | None
+    executor: VerifyExecutor | None
+    at: datetime | None
+    policy: str | ValidationPolicy
+    revocation: RevocationMode
+    online: bool
+    timeout: float | None
+    memory_limit: int | None
+    resume: bool
+    store: VerifyStore | str | os.PathLike[str] | None
+    progress: Callable[[DocumentResult], None] | None
+    cache: ValidationCache | None
+    pdf_password: str | None
+    chunk_size: int | None
+    cluster: Cluster | None
 
 
-def verify_iter(
-    paths: Iterable[str | os.PathLike[str]],
-    *,
-    trust: TrustStore,
-    jobs: int | None = None,
-    executor: VerifyExecutor | None = None,
-    at: datetime | None = None,
-    policy: str | ValidationPolicy = "default",
-    revocation: RevocationMode = "soft-fail",
-    online: bool = False,
-    timeout: float | None = DEFAULT_TIMEOUT,
-    memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
-    resume: bool = False,
-    store: VerifyStore | str | os.PathLike[str] | None = None,
-    progress: Callable[[DocumentResult], None] | None = None,
-    cache: ValidationCache | None = None,
-    pdf_password: str | None = None,
-    chunk_size: int | None = None,
-    cluster: Cluster | None = None,
-) -> Generator[DocumentResult, None, None]:
+def verify_batch(paths: Iterable[str | os.PathLike[str]],
+                 **options: Unpack[VerifyKeywords]) -> list[DocumentResult]:
+    """Verify every document; see :func:`verify_blocks` for the options (this collects
+    the results, in the order they finished)."""
+    return list(verify_iter(paths, **options))
+
+
+def verify_iter(paths: Iterable[str | os.PathLike[str]],
+                **options: Unpack[VerifyKeywords]) -> Generator[DocumentResult, None, None]:
     """Verify every document, yielding each result as soon as it is final (and stored).
 
     The results of :func:`verify_blocks`, one at a time; see there for the arguments.
     """
-    blocks = verify_blocks(
-        paths, trust=trust, jobs=jobs, executor=executor, at=at, policy=policy,
-        revocation=revocation, online=online, timeout=timeout, memory_limit=memory_limit,
-        resume=resume, store=store, progress=progress, cache=cache,
-        pdf_password=pdf_password, chunk_size=chunk_size, cluster=cluster)
+    blocks = verify_blocks(paths, **options)
     return (result for block in blocks for result in block)
 
 
