@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from typing import Any
 from signsvc.errors import BadInputError
 from signsvc.verify.results import DocumentResult
 
-__all__ = ["MAX_FETCH", "expand", "fetch_and_verify", "is_url", "stat_url"]
+__all__ = ["MAX_FETCH", "ListedUrl", "expand", "fetch_and_verify", "is_url", "stat_url"]
 
 MAX_FETCH = 2 << 30
 """Bytes fetched for one document at most (2 GiB): past it the document is an error;
@@ -63,9 +63,25 @@ def _filesystem(url: str) -> tuple[Any, str]:
     return fs, path
 
 
+class ListedUrl(str):
+    """A URL as :func:`expand` listed it, with the size and modification time the
+    listing gave: the batch plans it without asking the storage again (one request
+    per object, at archive scale, is the listing's cost twice over)."""
+
+    __slots__ = ("mtime_ns", "size")
+
+    size: int | None
+    mtime_ns: int | None
+
+    def __new__(cls, url: str, info: Mapping[str, Any]) -> ListedUrl:
+        listed = super().__new__(cls, url)
+        listed.size, listed.mtime_ns = _size_and_mtime(info)
+        return listed
+
+
 def expand(urls: Iterable[str]) -> list[str]:
     """Each URL as the documents it names: a file as itself, a folder (or prefix) as
-    every ``*.pdf`` under it, sorted, each once.
+    every ``*.pdf`` under it, sorted, each once (as :class:`ListedUrl`).
 
     Raises:
         BadInputError: a URL names nothing, or its protocol is not available.
@@ -75,32 +91,43 @@ def expand(urls: Iterable[str]) -> list[str]:
     for url in urls:
         fs, path = _filesystem(url)
         try:
-            found = ([p for p in sorted(fs.find(path)) if p.lower().endswith(".pdf")]
-                     if fs.isdir(path) else [path] if fs.exists(path) else None)
+            info = fs.info(path)
+            found = ({p: i for p, i in sorted(fs.find(path, detail=True).items())
+                      if p.lower().endswith(".pdf")}
+                     if info.get("type") == "directory" else {path: info})
+        except FileNotFoundError:
+            raise BadInputError(f"{url}: no such file or folder") from None
         except OSError as exc:
             raise BadInputError(f"{url}: {exc}") from exc
-        if found is None:
-            raise BadInputError(f"{url}: no such file or folder")
-        for item in found:
+        for item, details in found.items():
             full = item if is_url(item) else fs.unstrip_protocol(item)
             if full not in seen:
                 seen.add(full)
-                out.append(full)
+                out.append(ListedUrl(full, details))
     return out
 
 
 def stat_url(url: str) -> tuple[int | None, int | None]:
     """(size, modification time in ns) of the document at ``url``, each None when the
-    storage does not say; what the store compares on ``--resume``.
+    storage does not say; what the store compares on ``--resume``. A
+    :class:`ListedUrl` answers from its listing.
 
     Raises:
         BadInputError: the URL names nothing, or its protocol is not available.
     """
+    if isinstance(url, ListedUrl):
+        return url.size, url.mtime_ns
     fs, path = _filesystem(url)
     try:
         info = fs.info(path)
     except OSError as exc:
         raise BadInputError(f"{url}: {exc}") from exc
+    return _size_and_mtime(info)
+
+
+def _size_and_mtime(info: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """Size and modification time (ns) from an fsspec info dict, whatever the storage
+    calls the time."""
     size = info.get("size")
     when = next((info[k] for k in ("mtime", "LastModified", "updated", "created")
                  if info.get(k) is not None), None)

@@ -365,10 +365,10 @@ def _run(paths: Iterable[str | os.PathLike[str]], make_runner: Callable[[], Runn
 def _plan(position: int, raw: str | os.PathLike[str]) -> tuple[Job, DocumentResult | None]:
     """The job for ``raw`` (a path or an fsspec URL), and its result already when it is
     not a regular file, or a URL that names nothing."""
-    if is_url(raw):
-        url = str(raw)
+    if isinstance(raw, str) and is_url(raw):
+        url = str(raw)  # a plain str: a ListedUrl's listing stays here, not in the job
         try:
-            size, mtime_ns = stat_url(url)
+            size, mtime_ns = stat_url(raw)
         except BadInputError as exc:
             job = Job(position, Path(url), None, None, url)
             return job, replace(error_result(job.path, f"cannot read: {exc.reason}",

@@ -370,3 +370,25 @@ def test_the_command_takes_urls(corpus: list[Path], tmp_path: Path) -> None:
                       str(GOV_ROOT), "--store", str(tmp_path / "t.sqlite3"))
     assert unknown.returncode == 2 and "nosuch://x/" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_listed_urls_are_planned_from_the_listing_without_asking_again(
+        corpus: list[Path], trust: TrustStore, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import fsspec.implementations.local as local
+
+    from signsvc.verify._urls import ListedUrl, expand, stat_url
+
+    shutil.copy(corpus[0], tmp_path / "a.pdf")
+    (listed,) = expand([f"file://{tmp_path}/"])
+    assert isinstance(listed, ListedUrl)
+    # What the listing said is what asking the file gives.
+    assert (listed.size, listed.mtime_ns) == stat_url(str(listed))
+    assert listed.size == (tmp_path / "a.pdf").stat().st_size
+    asked: list[str] = []
+    info = local.LocalFileSystem.info
+    monkeypatch.setattr(local.LocalFileSystem, "info",
+                        lambda self, path, **kw: asked.append(path) or info(self, path, **kw))
+    (result,) = verify_batch([listed], trust=trust, jobs=1, at=AT)
+    assert result.url == f"file://{tmp_path}/a.pdf" and result.size == listed.size
+    assert asked == []  # neither the plan nor the fetch asked for the file's details
