@@ -86,22 +86,29 @@ def wait_listening(process: subprocess.Popen[bytes], port: int, name: str) -> No
     raise SystemExit(f"{name} never listened on {port}")
 
 
-def start_service(folder: Path, port: int) -> subprocess.Popen[bytes]:
+def start_service(folder: Path, port: int, *, config: str | None = None,
+                  confirm: str = "script:false", env: dict[str, str] | None = None,
+                  args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """``signsvc serve`` on ``port`` with its files under ``folder`` (``config``: the
+    service.toml text, default: only ``ALLOWED`` allowed), as a non-root user."""
     for name in ("etc", "config", "data", "run"):
         (folder / name).mkdir()
-    config = folder / "service.toml"
-    config.write_text(f'[service]\nallowed_origins = ["{ALLOWED}"]\n', encoding="utf-8")
-    env = {**os.environ, "SIGNSVC_SYSTEM_CONFIG_DIR": str(folder / "etc"),
-           "XDG_CONFIG_HOME": str(folder / "config"), "XDG_DATA_HOME": str(folder / "data"),
-           "XDG_RUNTIME_DIR": str(folder / "run"),
-           "SIGNSVC_AUDIT_DB": str(folder / "data" / "audit.sqlite3"), "SIGNSVC_LANG": "en"}
-    env.pop("DISPLAY", None)
-    command = [str(SIGNSVC), "serve", "--port", str(port), "--config", str(config),
-               "--confirm", "script:false"]
+    config_path = folder / "service.toml"
+    config_path.write_text(config or f'[service]\nallowed_origins = ["{ALLOWED}"]\n',
+                           encoding="utf-8")
+    environment = {**os.environ, "SIGNSVC_SYSTEM_CONFIG_DIR": str(folder / "etc"),
+                   "XDG_CONFIG_HOME": str(folder / "config"),
+                   "XDG_DATA_HOME": str(folder / "data"),
+                   "XDG_RUNTIME_DIR": str(folder / "run"), "TMPDIR": str(folder / "run"),
+                   "SIGNSVC_AUDIT_DB": str(folder / "data" / "audit.sqlite3"),
+                   "SIGNSVC_LANG": "en", **(env or {})}
+    environment.pop("DISPLAY", None)
+    command = [str(SIGNSVC), "serve", "--port", str(port), "--config", str(config_path),
+               "--confirm", confirm, *args]
     if os.geteuid() == 0:  # the service refuses root; unshare execs, so the pid is its own
         command = ["unshare", "--user", "--map-user=1000", "--map-group=1000", "--",
                    *command]
-    return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+    return subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -24,13 +24,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def main() -> int:
@@ -57,6 +60,7 @@ def main() -> int:
             urls = [files.add(f"/vb/qd-{n:03d}.pdf", sample) for n in range(args.docs)]
             upload = files.origin + "/upload"
             config = service_toml(hsm, files.origin)
+            (work / "service").mkdir()
             service = _start(work, hsm, config, confirm_script(work)[0], USER_PIN)
             try:
                 rows: dict[str, list[float]] = {"token": [], "sign_batch": [], "service": []}
@@ -83,41 +87,16 @@ def main() -> int:
     return 0
 
 
-def _start(work: Path, hsm: object, config: str, confirm: str, pin: str
-           ) -> tuple[object, int]:
-    import os
-    import socket
-    import subprocess
+def _start(work: Path, hsm: Any, config: str, confirm: str, pin: str
+           ) -> tuple[subprocess.Popen[bytes], int]:
+    from bench_service import free_port, start_service, wait_listening
 
-    from tests.service.conftest import SIGNSVC, free_port
-
-    home = work / "service"
-    for name in ("etc", "config", "data", "run"):
-        (home / name).mkdir(parents=True)
-    (home / "service.toml").write_text(config, encoding="utf-8")
     port = free_port()
-    env = {**os.environ, **hsm.env,  # type: ignore[attr-defined]
-           "SIGNSVC_SYSTEM_CONFIG_DIR": str(home / "etc"),
-           "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
-           "XDG_RUNTIME_DIR": str(home / "run"), "TMPDIR": str(home / "run"),
-           "SIGNSVC_LANG": "en", "BENCH_PIN": pin}
-    env.pop("DISPLAY", None)
-    command = [str(SIGNSVC), "serve", "--port", str(port), "--config",
-               str(home / "service.toml"), "--confirm", confirm, "--pin-env", "BENCH_PIN"]
-    if os.geteuid() == 0:  # the service refuses root: uid 1000 in a user namespace
-        command = ["unshare", "--user", "--map-user=1000", "--map-group=1000", "--",
-                   *command]
-    process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, port
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("signsvc serve did not start")
+    process = start_service(work / "service", port, config=config, confirm=confirm,
+                            env={**hsm.env, "BENCH_PIN": pin},
+                            args=("--pin-env", "BENCH_PIN"))
+    wait_listening(process, port, "signsvc serve")
+    return process, port
 
 
 def _token(hsm: object, docs: int) -> float:
