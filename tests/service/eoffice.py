@@ -20,16 +20,15 @@ the service sent the page's SessionId/JWTToken to the e-office server, and only 
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+
+from tests.support.servers import LoopbackServer, UploadPart, parse_multipart
 
 PAGES = Path(__file__).resolve().parent / "pages"
 """The test e-office pages (HTML), served under ``/pages/``."""
@@ -67,17 +66,6 @@ class LoggedRequest:
 
 
 @dataclass(frozen=True)
-class UploadPart:
-    """One part of a multipart/form-data body."""
-
-    name: str
-    """The form field name (Content-Disposition ``name``)."""
-    filename: str | None
-    content_type: str
-    data: bytes
-
-
-@dataclass(frozen=True)
 class Upload:
     """One multipart POST to the upload handler."""
 
@@ -94,26 +82,7 @@ class Upload:
         raise KeyError(f"no part {name!r}; fields: {[p.name for p in self.parts]}")
 
 
-def parse_multipart(content_type: str, body: bytes) -> tuple[UploadPart, ...]:
-    """The parts of a multipart/form-data body (RFC 7578), read with the stdlib MIME
-    parser so that no code of the service under test judges its own output."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
-    if not message.is_multipart():
-        raise ValueError(f"not a multipart body: {content_type!r}")
-    parts = []
-    for part in message.iter_parts():
-        payload = part.get_payload(decode=True)
-        parts.append(UploadPart(
-            name=str(part.get_param("name", header="content-disposition") or ""),
-            filename=part.get_filename(),
-            content_type=part.get_content_type(),
-            data=payload if isinstance(payload, bytes) else b"",
-        ))
-    return tuple(parts)
-
-
-class EOffice:
+class EOffice(LoopbackServer):
     """One test e-office origin on 127.0.0.1 (a ThreadingHTTPServer in a thread).
 
     Routes: ``GET /pages/<file>`` (tests/service/pages/, .html and .js), ``GET /docs/<name>`` (the
@@ -127,13 +96,7 @@ class EOffice:
         self._lock = threading.Lock()
         self._requests: list[LoggedRequest] = []
         self._uploads: list[Upload] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        super().__init__(self._handler_class())
 
     @property
     def origin(self) -> str:
@@ -174,16 +137,6 @@ class EOffice:
     def requests_to(self, prefix: str) -> list[LoggedRequest]:
         """The requests whose path starts with ``prefix``."""
         return [r for r in self.requests if r.path.startswith(prefix)]
-
-    def __enter__(self) -> EOffice:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
     def _log(self, request: LoggedRequest) -> None:
         with self._lock:

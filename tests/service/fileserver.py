@@ -14,12 +14,11 @@ Example::
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.servers import LoopbackServer, parse_multipart
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class Upload:
     data: bytes
 
 
-class FileServer:
+class FileServer(LoopbackServer):
     """ThreadingHTTPServer on 127.0.0.1 (``host`` for the origin it claims)."""
 
     def __init__(self, *, host: str = "127.0.0.1", upload_reply: bytes = b"  stored  ",
@@ -87,23 +86,20 @@ class FileServer:
                 self._log()
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
-                raw = (f"Content-Type: {self.headers.get('Content-Type', '')}\r\n\r\n"
-                       ).encode() + body
-                message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
-                for part in message.iter_parts():
-                    with server._lock:
-                        server.uploads.append(Upload(
-                            self.path, str(part.get_param("name", header="content-disposition")),
-                            str(part.get_filename()), part.get_content_type(),
-                            part.get_payload(decode=True) or b""))
+                try:
+                    parts = parse_multipart(self.headers.get("Content-Type", ""), body)
+                except ValueError:  # not multipart: nothing uploaded
+                    parts = ()
+                with server._lock:
+                    server.uploads += [Upload(self.path, part.name, str(part.filename),
+                                              part.content_type, part.data)
+                                       for part in parts]
                 self.send_response(server.upload_status)
                 self.send_header("Content-Length", str(len(server.upload_reply)))
                 self.end_headers()
                 self.wfile.write(server.upload_reply)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def origin(self) -> str:
@@ -113,12 +109,3 @@ class FileServer:
         """Serve ``data`` at ``path``; its URL."""
         self.documents[path] = data
         return self.origin + path
-
-    def __enter__(self) -> FileServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -1,7 +1,9 @@
-"""Loopback HTTP servers that answer a signer badly, on 127.0.0.1 only: an HTTP error,
-the wrong content type, a body that is not a time-stamp response, an answer too late;
-and a port where nothing listens. For the tests that check each failure is named with
-the URL and the cause (tests/sign/test_network.py).
+"""Loopback HTTP servers for tests, on 127.0.0.1 only: :class:`LoopbackServer`, the
+thread and lifetime every test server shares; :class:`BadServer`, which answers a signer
+badly (an HTTP error, the wrong content type, a body that is not a time-stamp response,
+an answer too late) for the tests that check each failure is named with the URL and
+the cause (tests/sign/test_network.py); :func:`parse_multipart` for servers receiving
+uploads; and a port where nothing listens.
 
 Example::
 
@@ -11,15 +13,72 @@ Example::
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 
-class BadServer:
+class LoopbackServer:
+    """A ThreadingHTTPServer on 127.0.0.1, port chosen by the kernel, served from a
+    daemon thread between ``__enter__`` and ``__exit__``."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+@dataclass(frozen=True)
+class UploadPart:
+    """One part of a multipart/form-data body."""
+
+    name: str
+    """The form field name (Content-Disposition ``name``)."""
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[UploadPart, ...]:
+    """The parts of a multipart/form-data body (RFC 7578), read with the stdlib MIME
+    parser so that no code of the service under test judges its own output."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    if not message.is_multipart():
+        raise ValueError(f"not a multipart body: {content_type!r}")
+    parts = []
+    for part in message.iter_parts():
+        payload = part.get_payload(decode=True)
+        parts.append(UploadPart(
+            name=str(part.get_param("name", header="content-disposition") or ""),
+            filename=part.get_filename(),
+            content_type=part.get_content_type(),
+            data=payload if isinstance(payload, bytes) else b"",
+        ))
+    return tuple(parts)
+
+
+class BadServer(LoopbackServer):
     """Answers every POST (and GET) with ``status``, ``content_type`` and ``body``,
     after ``delay`` seconds."""
 
@@ -53,22 +112,11 @@ class BadServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/tsa"
-
-    def __enter__(self) -> BadServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}/tsa"
 
 
 def closed_port() -> int:
