@@ -4,7 +4,6 @@ so it is imported only when a cluster is used)."""
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -53,5 +52,5 @@ def verify_chunk(name: str, items: list[Item]) -> Answers:
             return ("setup", exc.reason, exc.argument)
         if given != absolute:
             result = replace(result, path=Path(given))
-        answers.append((position, result, json.dumps(result.to_json(), ensure_ascii=False)))
+        answers.append((position, result, result.to_json_line()))
     return answers

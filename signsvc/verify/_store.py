@@ -299,7 +299,7 @@ class VerifyStore:
                 result = item.result
                 line = item.line
                 if line is None:
-                    line = json.dumps(result.to_json(), ensure_ascii=False)
+                    line = result.to_json_line()
                 row = (document_key(result.url or result.path), params, item.size,
                        item.mtime_ns,
                        result.sha256, result.indication.value, category(result), line,

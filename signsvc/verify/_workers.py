@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import multiprocessing
 import os
 import resource
@@ -432,7 +431,7 @@ def _worker_main(conn: Connection, inherited: list[Connection], parent: int,
                 return
             # The JSON line is made here, in parallel, not in the one parent process
             # every result goes through (it costs more than the pickling).
-            line = json.dumps(result.to_json(), ensure_ascii=False)
+            line = result.to_json_line()
             answers.append(_Verified(position, result, line))
             # After a MemoryError this process's heap may be fragmented or
             # half-updated: a fresh worker takes the next document.

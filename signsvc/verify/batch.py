@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import stat
 from collections import deque
@@ -445,7 +444,7 @@ def json_line(result: DocumentResult) -> str:
     line = getattr(result, _LINE, None)
     if isinstance(line, str):
         return line
-    return json.dumps(result.to_json(), ensure_ascii=False)
+    return result.to_json_line()
 
 
 def summarise(results: Iterable[DocumentResult]) -> dict[str, int]:

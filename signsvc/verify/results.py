@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copyreg
 import functools
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -420,6 +421,11 @@ class DocumentResult:
         (:attr:`SignatureResult.revocation_checked` false): a TOTAL-PASSED document
         with any is counted apart, "not checked for revocation"."""
         return sum(1 for s in self.signatures if s.passed and not s.revocation_checked)
+
+    def to_json_line(self) -> str:
+        """:meth:`to_json` as one line of JSON, non-ASCII kept (a ``--json`` line, the
+        store's copy)."""
+        return json.dumps(self.to_json(), ensure_ascii=False)
 
     def to_json(self) -> dict[str, Any]:
         """One object of ``--report out.json`` / ``--json``: a contract other tools parse."""
