@@ -157,7 +157,7 @@ class ClusterRunner:
                 for position, result, line in answers]
 
     def close(self) -> None:
-        pending = list(self._done.futures) if hasattr(self._done, "futures") else []
+        pending = list(self._done.futures)
         if pending:
             self._client.cancel(pending)
         self._done.clear()
